@@ -1,0 +1,40 @@
+// metrics.jsonl: one JSON object per logged step, appended and flushed line by line so a
+// crash loses at most the line being written.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pretext {
+
+/// A flat JSON object; values are numbers or strings.
+class JsonObject {
+ public:
+  JsonObject& add(const std::string& key, double value);
+  JsonObject& add(const std::string& key, int64_t value);
+  JsonObject& add(const std::string& key, const std::string& value);
+  /// {"key": value, ...} on one line, keys in insertion order; non-finite numbers -> null.
+  std::string str() const;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> fields_;  // key, encoded value
+};
+
+/// Escapes a string as a JSON string literal, quotes included.
+std::string json_quote(const std::string& text);
+
+class MetricsLog {
+ public:
+  /// Opens `path` for appending (a resumed run continues the same file).
+  explicit MetricsLog(const std::string& path);
+  void write(const JsonObject& record);
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+};
+
+}  // namespace pretext

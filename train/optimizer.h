@@ -1,0 +1,54 @@
+// SGD with momentum and LARS (You et al., arXiv:1708.03888), as used by SimCLR and BYOL.
+// Following solo-learn/lightly, parameters with one dimension (biases, norm scales and shifts)
+// get neither weight decay nor the LARS trust-ratio adaptation.
+// The state (momentum buffers) is exposed by name so checkpoints are not pickles.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace pretext {
+
+using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+
+struct OptimizerOptions {
+  /// sgd | lars.
+  TORCH_ARG(std::string, name) = "lars";
+  TORCH_ARG(double, momentum) = 0.9;
+  TORCH_ARG(double, weight_decay) = 1e-6;
+  /// LARS trust coefficient eta (SimCLR: 0.001).
+  TORCH_ARG(double, trust_coefficient) = 0.001;
+  TORCH_ARG(bool, nesterov) = false;
+  /// Exempt 1-d parameters (biases, BatchNorm) from weight decay and LARS adaptation.
+  TORCH_ARG(bool, exclude_bias_and_norm) = true;
+};
+
+class Optimizer {
+ public:
+  /// params: (name, parameter) pairs; names key the state in checkpoints. Parameters without
+  /// requires_grad are skipped.
+  Optimizer(const NamedTensors& params, OptimizerOptions options);
+
+  /// One update with learning rate `lr` from the current .grad() of each parameter;
+  /// parameters whose grad is undefined are left unchanged.
+  void step(double lr);
+  void zero_grad();
+
+  /// "momentum/<param name>" -> buffer, for every buffer created so far.
+  NamedTensors state() const;
+  /// Restores state() output; a name that matches no parameter or a shape mismatch throws.
+  void load_state(const std::map<std::string, torch::Tensor>& state);
+  const OptimizerOptions& options() const { return options_; }
+
+ private:
+  OptimizerOptions options_;
+  NamedTensors params_;
+  std::vector<torch::Tensor> momentum_;  // parallel to params_, undefined until first step
+};
+
+}  // namespace pretext
