@@ -44,6 +44,9 @@ class ResNet final : public Backbone {
   const ResNetOptions& options() const { return options_; }
 
  private:
+  /// torchvision's initialization: kaiming-normal (fan_out) convs, BN 1/0, zero_init_residual.
+  void reset_parameters();
+
   ResNetOptions options_;
   int64_t feature_dim_ = 0;
   torch::nn::Conv2d conv1_{nullptr};
