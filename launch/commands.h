@@ -1,0 +1,11 @@
+// The `pretext` subcommands. Each returns the process exit code.
+#pragma once
+
+#include "launch/cli.h"
+
+namespace pretext {
+
+int run_train_command(const CommandLine& line);
+int run_knn_command(const CommandLine& line);
+
+}  // namespace pretext

@@ -1,0 +1,56 @@
+// RunConfig -> objective, loaders.
+#include "launch/components.h"
+
+#include <thread>
+
+#include "train/view_plan_builder.h"
+
+namespace pretext {
+
+void apply_runtime_settings(const RunConfig& config) {
+  TORCH_CHECK_VALUE(config.threads >= 0, "train.threads must be >= 0, got ", config.threads);
+  const int64_t threads = config.threads > 0
+                              ? config.threads
+                              : std::max<int64_t>(1, std::thread::hardware_concurrency());
+  torch::set_num_threads(static_cast<int>(threads));
+  torch::manual_seed(static_cast<uint64_t>(config.seed));
+}
+
+std::shared_ptr<Objective> build_objective(const RunConfig& config, int64_t in_channels,
+                                           Comm& comm) {
+  BackboneOptions backbone = config.backbone;
+  backbone.in_channels(in_channels);
+  ObjectiveContext context;
+  context.comm = &comm;
+  context.image_size = config.image_size;
+  context.make_backbone = [backbone] { return make_backbone(backbone); };
+  return config.objective_spec().build(context);
+}
+
+std::unique_ptr<Loader> build_train_loader(const RunConfig& config,
+                                           std::shared_ptr<const Dataset> dataset,
+                                           const Objective& objective, Comm& comm) {
+  TORCH_CHECK_VALUE(config.batch_size % comm.world_size() == 0, "train.batch_size ",
+                    config.batch_size, " does not split evenly over ", comm.world_size(), " ranks");
+  auto plan = std::make_shared<const ViewPlan>(
+      make_view_plan(objective.view_spec(), objective.augment_recipe(), config.augment));
+  ShardedSampler sampler(dataset->size(), static_cast<uint64_t>(config.seed), /*shuffle=*/true,
+                         comm.rank(), comm.world_size(), /*drop_last=*/true);
+  LoaderOptions options = config.loader;
+  options.batch_size(config.batch_size / comm.world_size())
+      .drop_last(true)
+      .seed(static_cast<uint64_t>(config.seed));
+  return std::make_unique<Loader>(std::move(dataset), std::move(plan), sampler, options);
+}
+
+std::unique_ptr<Loader> build_eval_loader(const RunConfig& config,
+                                          std::shared_ptr<const Dataset> dataset, Comm& comm) {
+  auto plan = std::make_shared<const ViewPlan>(ViewPlan::evaluation(config.image_size));
+  ShardedSampler sampler(dataset->size(), 0, /*shuffle=*/false, comm.rank(), comm.world_size(),
+                         /*drop_last=*/false);
+  LoaderOptions options = config.loader;
+  options.batch_size(config.eval_batch_size).drop_last(false).seed(0);
+  return std::make_unique<Loader>(std::move(dataset), std::move(plan), sampler, options);
+}
+
+}  // namespace pretext

@@ -1,0 +1,175 @@
+// Config parsing with Boost.ProgramOptions: the only file that includes it.
+#include "launch/config.h"
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+namespace pretext {
+namespace po = boost::program_options;
+
+RunConfig::RunConfig() {
+  trainer.epochs(100).warmup_epochs(10).log_every(10);
+  for (const auto& name : objective_names()) objective_specs.push_back(make_objective_spec(name));
+}
+
+ObjectiveSpec& RunConfig::objective_spec() const {
+  for (const auto& spec : objective_specs) {
+    if (spec->name() == objective) return *spec;
+  }
+  make_objective_spec(objective);  // throws, listing the known names
+  TORCH_INTERNAL_ASSERT(false, "unreachable");
+}
+
+double RunConfig::effective_lr() const {
+  if (lr_scaling == "linear") return base_lr * static_cast<double>(batch_size) / 256.0;
+  if (lr_scaling == "sqrt") return base_lr * std::sqrt(static_cast<double>(batch_size));
+  if (lr_scaling == "none") return base_lr;
+  TORCH_CHECK_VALUE(false, "optim.lr_scaling must be linear, sqrt or none, got '", lr_scaling, "'");
+  return 0.0;
+}
+
+std::vector<ConfigSection> config_sections(RunConfig& c) {
+  std::vector<ConfigSection> sections = {
+      {"train",
+       {{"epochs", "passes over the training set", &c.trainer.epochs()},
+        {"batch_size", "global batch size, split over ranks (SimCLR: 4096)", &c.batch_size},
+        {"max_steps", "stop and checkpoint after this many steps (0 = all epochs)",
+         &c.trainer.max_steps()},
+        {"warmup_epochs", "linear lr warm-up length (SimCLR: 10)", &c.trainer.warmup_epochs()},
+        {"grad_clip", "clip the gradient norm to this (0 = off)", &c.trainer.grad_clip()},
+        {"log_every", "steps between metrics.jsonl lines", &c.trainer.log_every()},
+        {"checkpoint_every_epochs", "numbered checkpoint every N epochs (0 = only last)",
+         &c.trainer.checkpoint_every_epochs()},
+        {"seed", "seed of weights init, data order and augmentations", &c.seed},
+        {"threads", "LibTorch compute threads (0 = all cores)", &c.threads},
+        {"device", "cpu (cuda in GPU builds)", &c.trainer.device()},
+        {"progress", "progress line on a terminal", &c.trainer.progress()}}},
+      {"optim",
+       {{"name", "sgd | lars (SimCLR: lars)", &c.optimizer.name()},
+        {"lr", "base learning rate before the batch-size rule (SimCLR: 0.3 linear)", &c.base_lr},
+        {"lr_scaling", "linear (lr x batch/256) | sqrt (lr x sqrt(batch)) | none", &c.lr_scaling},
+        {"final_lr", "learning rate at the end of the cosine decay", &c.trainer.final_lr()},
+        {"momentum", "SGD/LARS momentum (0.9)", &c.optimizer.momentum()},
+        {"weight_decay", "weight decay (SimCLR: 1e-6)", &c.optimizer.weight_decay()},
+        {"trust_coefficient", "LARS eta (0.001)", &c.optimizer.trust_coefficient()},
+        {"nesterov", "Nesterov momentum", &c.optimizer.nesterov()},
+        {"exclude_bias_and_norm", "no decay/adaptation for biases and norm layers",
+         &c.optimizer.exclude_bias_and_norm()}}},
+      {"data",
+       {{"dataset", "fashion_mnist | mnist", &c.dataset.name()},
+        {"root", "folder holding the dataset files", &c.dataset.root()},
+        {"limit", "use only the first N samples of each split (0 = all)", &c.dataset.limit()},
+        {"image_size", "side of the global crops and evaluation views", &c.image_size},
+        {"num_workers", "decode/augment threads", &c.loader.num_workers()},
+        {"prefetch_batches", "batches prepared ahead", &c.loader.prefetch_batches()},
+        {"eval_batch_size", "batch size for feature extraction", &c.eval_batch_size},
+        {"mean", "per-channel normalization mean", &c.trainer.mean()},
+        {"std", "per-channel normalization std", &c.trainer.std()}}},
+      {"augment",
+       {{"crop_scale_min", "RandomResizedCrop min area (SimCLR: 0.08)",
+         &c.augment.crop_scale_min()},
+        {"crop_scale_max", "RandomResizedCrop max area", &c.augment.crop_scale_max()},
+        {"crop_ratio_min", "min aspect ratio (3/4)", &c.augment.crop_ratio_min()},
+        {"crop_ratio_max", "max aspect ratio (4/3)", &c.augment.crop_ratio_max()},
+        {"flip_prob", "horizontal flip probability", &c.augment.flip_prob()},
+        {"jitter_prob", "colour jitter probability (SimCLR: 0.8)", &c.augment.jitter_prob()},
+        {"brightness", "jitter brightness (SimCLR: 0.4)", &c.augment.brightness()},
+        {"contrast", "jitter contrast (SimCLR: 0.4)", &c.augment.contrast()},
+        {"saturation", "jitter saturation (SimCLR: 0.4)", &c.augment.saturation()},
+        {"hue", "jitter hue (SimCLR: 0.1)", &c.augment.hue()},
+        {"grayscale_prob", "random grayscale probability (SimCLR: 0.2)",
+         &c.augment.grayscale_prob()},
+        {"blur_prob", "Gaussian blur probability (SimCLR ImageNet: 0.5)", &c.augment.blur_prob()},
+        {"blur_sigma_min", "blur sigma lower bound", &c.augment.blur_sigma_min()},
+        {"blur_sigma_max", "blur sigma upper bound", &c.augment.blur_sigma_max()},
+        {"solarize_prob", "solarization probability", &c.augment.solarize_prob()}}},
+      {"model",
+       {{"arch", "resnet18 | resnet50", &c.backbone.arch()},
+        {"stem", "imagenet (7x7/2 + max-pool) | small (3x3/1, for 32 px images)",
+         &c.backbone.stem()},
+        {"width", "channel width multiplier", &c.backbone.width()}}},
+      {"objective", {{"name", "the self-supervised objective", &c.objective}}},
+      {"knn",
+       {{"k", "neighbours (DINO: 20)", &c.knn.k()},
+        {"temperature", "vote temperature (DINO: 0.07)", &c.knn.temperature()},
+        {"chunk_size", "queries scored at once", &c.knn.chunk_size()}}},
+      {"eval",
+       {{"after_train", "k-NN evaluation at the end of training", &c.eval_after_train},
+        {"baselines", "also evaluate random init and raw pixels", &c.eval_baselines}}},
+  };
+  for (const auto& spec : c.objective_specs) sections.push_back({spec->name(), spec->bindings()});
+  return sections;
+}
+
+std::string read_config_file(const std::string& path) {
+  std::ifstream in(path);
+  TORCH_CHECK_VALUE(in.good(), "config file '", path, "' cannot be read (missing or no access)");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void apply_config(RunConfig& config, const ConfigSources& sources) {
+  std::map<std::string, OptionBinding> bindings;
+  po::options_description description;
+  for (auto& section : config_sections(config)) {
+    for (auto& binding : section.bindings) {
+      const std::string key = section.name + "." + binding.key;
+      description.add_options()(key.c_str(), po::value<std::string>(), binding.help.c_str());
+      bindings.emplace(key, binding);
+    }
+  }
+  po::variables_map values;
+  // Stored first wins in Boost.PO, so the highest precedence goes in first.
+  try {
+    std::vector<std::string> args;
+    for (const auto& item : sources.overrides) args.push_back("--" + item);
+    po::store(
+        po::command_line_parser(args)
+            .options(description)
+            .style(po::command_line_style::unix_style ^ po::command_line_style::allow_guessing)
+            .run(),
+        values);
+  } catch (const po::error& e) {
+    TORCH_CHECK_VALUE(false, "command line: ", e.what());
+  }
+  for (auto it = sources.texts.rbegin(); it != sources.texts.rend(); ++it) {
+    std::istringstream stream(it->second);
+    try {
+      po::store(po::parse_config_file(stream, description, /*allow_unregistered=*/false), values);
+    } catch (const po::error& e) {
+      TORCH_CHECK_VALUE(false, it->first, ": ", e.what());
+    }
+  }
+  for (const auto& [key, value] : values) {
+    assign_option(bindings.at(key), key, value.as<std::string>());
+  }
+  config.objective_spec();  // validates objective.name
+  config.effective_lr();    // validates optim.lr_scaling
+}
+
+std::string resolved_config_text(RunConfig& config) {
+  std::ostringstream out;
+  out << "# pretext resolved config\n";
+  out << "# derived: effective lr = " << config.effective_lr() << " (optim.lr " << config.base_lr
+      << ", " << config.lr_scaling << " rule, batch " << config.batch_size << ")\n";
+  for (auto& section : config_sections(config)) {
+    // Only the selected objective's section matters for this run.
+    const bool is_objective =
+        section.name != "objective" &&
+        std::any_of(config.objective_specs.begin(), config.objective_specs.end(),
+                    [&](const auto& s) { return s->name() == section.name; });
+    if (is_objective && section.name != config.objective) continue;
+    out << "\n[" << section.name << "]\n";
+    for (const auto& binding : section.bindings) {
+      out << binding.key << " = " << format_option(binding) << "\n";
+    }
+  }
+  return out.str();
+}
+
+}  // namespace pretext

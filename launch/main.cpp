@@ -1,0 +1,52 @@
+// The `pretext` executable: dispatch, and the one place where errors become exit codes
+// (2: usage or configuration, 1: runtime failure).
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "launch/cli.h"
+#include "launch/commands.h"
+
+namespace {
+
+std::string first_line(const std::string& text) {
+  const auto end = text.find('\n');
+  return end == std::string::npos ? text : text.substr(0, end);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    const pretext::CommandLine line = pretext::parse_command_line(args);
+    if (line.command == "help") {
+      std::cout << pretext::usage_text();
+      return 0;
+    }
+    if (line.command == "version") {
+      std::cout << "pretext " << PRETEXT_VERSION << " (LibTorch " << TORCH_VERSION << ")\n";
+      return 0;
+    }
+    if (line.help) {
+      std::cout << pretext::command_help(line.command);
+      return 0;
+    }
+    if (line.command == "train") return pretext::run_train_command(line);
+    return pretext::run_knn_command(line);
+  } catch (const pretext::UsageError& e) {
+    std::cerr << "pretext: " << e.what() << "\n";
+    return 2;
+  } catch (const c10::ValueError& e) {
+    std::cerr << "pretext: " << first_line(e.what_without_backtrace()) << "\n";
+    return 2;
+  } catch (const c10::Error& e) {
+    std::cerr << "pretext: error: " << e.what_without_backtrace() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "pretext: error: " << e.what() << "\n";
+    return 1;
+  }
+}

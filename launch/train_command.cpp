@@ -1,0 +1,107 @@
+// `pretext train`: resolve the config, build everything (so bad settings fail before anything
+// is written), then train, checkpoint and evaluate.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "distributed/comm.h"
+#include "launch/commands.h"
+#include "launch/components.h"
+#include "launch/knn_report.h"
+#include "train/stop_signal.h"
+#include "train/trainer.h"
+
+namespace pretext {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string default_output_dir(const std::string& config_path) {
+  return (fs::path("runs") / fs::path(config_path).stem()).string();
+}
+
+void write_text_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path);
+  TORCH_CHECK(out.good(), "cannot write '", path.string(), "'; check the folder is writable");
+  out << text;
+  TORCH_CHECK(out.good(), "writing '", path.string(), "' failed (disk full?)");
+}
+
+}  // namespace
+
+int run_train_command(const CommandLine& line) {
+  RunConfig config;
+  ConfigSources sources;
+  sources.texts.emplace_back(line.config_path, read_config_file(line.config_path));
+  sources.overrides = line.overrides;
+  apply_config(config, sources);
+
+  const std::string output =
+      line.output.empty() ? default_output_dir(line.config_path) : line.output;
+  std::string resume_from;
+  const fs::path last = fs::path(output) / "checkpoints" / "last.ckpt";
+  if (line.resume == "auto") {
+    if (fs::exists(last)) resume_from = last.string();
+  } else if (!line.resume.empty()) {
+    TORCH_CHECK_VALUE(fs::exists(line.resume), "--resume: checkpoint '", line.resume,
+                      "' does not exist");
+    resume_from = line.resume;
+  }
+
+  LocalComm comm;
+  apply_runtime_settings(config);
+  const auto train_set = open_dataset(config.dataset, "train");
+  auto objective = build_objective(config, train_set->channels(), comm);
+  auto loader = build_train_loader(config, train_set, *objective, comm);
+
+  TrainerOptions trainer_options = config.trainer;
+  trainer_options.lr(config.effective_lr())
+      .output_dir(output)
+      .config_text(resolved_config_text(config));
+  Trainer trainer(objective, *loader, comm, config.optimizer, trainer_options);
+  if (!resume_from.empty()) trainer.resume(resume_from);
+
+  // Everything is validated: only now does the run directory get written.
+  if (comm.is_main()) {
+    fs::create_directories(output);
+    write_text_file(fs::path(output) / "config.cfg", trainer_options.config_text());
+    std::cout << trainer_options.config_text() << "\n";
+    std::cout << "pretext: training " << config.objective << " on " << train_set->describe() << " ("
+              << train_set->size() << " images), " << loader->batches_per_epoch()
+              << " steps/epoch; run directory " << output << "\n";
+    if (!resume_from.empty()) {
+      std::cout << "pretext: resuming from " << resume_from << " at step "
+                << trainer.position().step << "\n";
+    }
+    std::cout.flush();
+  }
+  install_stop_signal_handlers();
+  const TrainSummary summary = trainer.run();
+  if (comm.is_main()) {
+    std::printf("pretext: %ld steps, final loss %.4f, %.1f images/s, %.0f s; checkpoint %s\n",
+                static_cast<long>(summary.position.step), summary.final_loss,
+                summary.images_per_second, summary.seconds, summary.last_checkpoint.c_str());
+  }
+  if (summary.interrupted) {
+    std::fprintf(stderr,
+                 "pretext: stopped by signal %d after checkpointing; continue with "
+                 "--resume auto\n",
+                 stop_signal_number());
+    return 130;
+  }
+  const bool finished = summary.position.epoch >= config.trainer.epochs();
+  if (config.eval_after_train && finished) {
+    const KnnReport report =
+        run_knn_report(objective->eval_encoder(), config, comm, config.eval_baselines);
+    if (comm.is_main()) {
+      std::cout << format_knn_table(report, config.knn);
+      const std::string json = (fs::path(output) / "knn.json").string();
+      write_knn_json(json, report, config.knn, summary.last_checkpoint);
+      std::cout << "pretext: wrote " << json << "\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace pretext

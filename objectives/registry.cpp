@@ -1,0 +1,45 @@
+// The table of objectives: one line each.
+#include "objectives/registry.h"
+
+#include <functional>
+#include <sstream>
+#include <utility>
+
+#include "objectives/simclr.h"
+
+namespace pretext {
+namespace {
+
+using SpecMaker = std::function<std::unique_ptr<ObjectiveSpec>()>;
+
+template <typename Options, typename Impl>
+std::pair<std::string, SpecMaker> entry(const std::string& name) {
+  return {name, [name] { return std::make_unique<ObjectiveSpecFor<Options, Impl>>(name); }};
+}
+
+const std::vector<std::pair<std::string, SpecMaker>>& registry() {
+  static const std::vector<std::pair<std::string, SpecMaker>> table = {
+      entry<SimclrOptions, SimclrObjective>("simclr"),
+  };
+  return table;
+}
+
+}  // namespace
+
+std::vector<std::string> objective_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, maker] : registry()) names.push_back(name);
+  return names;
+}
+
+std::unique_ptr<ObjectiveSpec> make_objective_spec(const std::string& name) {
+  for (const auto& [known, maker] : registry()) {
+    if (known == name) return maker();
+  }
+  std::ostringstream known;
+  for (const auto& n : objective_names()) known << " " << n;
+  TORCH_CHECK_VALUE(false, "unknown objective '", name, "'; known:", known.str());
+  return nullptr;
+}
+
+}  // namespace pretext

@@ -1,0 +1,75 @@
+// The `pretext` executable's contract for bad input: exit code 2, a one-line error naming the
+// key or path, and nothing written.
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "tests/launch/process.h"
+
+namespace pretext {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::fresh_dir;
+using testing::run_pretext;
+
+TEST(Cli, HelpAndVersion) {
+  const auto help = run_pretext("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.output.find("pretext train --config FILE"), std::string::npos);
+  const auto train_help = run_pretext("train --help");
+  EXPECT_EQ(train_help.exit_code, 0);
+  EXPECT_NE(train_help.output.find("simclr.temperature"), std::string::npos);
+  const auto version = run_pretext("--version");
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_NE(version.output.find("LibTorch"), std::string::npos);
+}
+
+TEST(Cli, UnknownKeyExitsTwoNamingTheKeyAndWritesNothing) {
+  const auto dir = fresh_dir("cli_unknown_key");
+  const auto result = run_pretext("train --config configs/quickstart.cfg --output '" +
+                                  (dir / "run").string() + "' --optim.learning_rate=0.1");
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("optim.learning_rate"), std::string::npos) << result.output;
+  EXPECT_FALSE(fs::exists(dir / "run"));
+}
+
+TEST(Cli, UnknownKeyInFileNamesKeyAndFile) {
+  const auto dir = fresh_dir("cli_unknown_file_key");
+  {
+    std::ofstream cfg(dir / "typo.cfg");
+    cfg << "[train]\nepochs = 1\nbatchsize = 8\n";
+  }
+  const auto result = run_pretext("train --config '" + (dir / "typo.cfg").string() +
+                                  "' --output '" + (dir / "run").string() + "'");
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("train.batchsize"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("typo.cfg"), std::string::npos) << result.output;
+  EXPECT_FALSE(fs::exists(dir / "run"));
+}
+
+TEST(Cli, MalformedValueExitsTwoNamingTheKey) {
+  const auto dir = fresh_dir("cli_bad_value");
+  const auto result = run_pretext("train --config configs/quickstart.cfg --output '" +
+                                  (dir / "run").string() + "' --train.epochs=three");
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("train.epochs"), std::string::npos) << result.output;
+  EXPECT_FALSE(fs::exists(dir / "run"));
+}
+
+TEST(Cli, MissingFilesExitTwoNamingThePath) {
+  const auto config = run_pretext("train --config no/such/file.cfg");
+  EXPECT_EQ(config.exit_code, 2) << config.output;
+  EXPECT_NE(config.output.find("no/such/file.cfg"), std::string::npos) << config.output;
+  const auto checkpoint = run_pretext("knn --checkpoint no/such/last.ckpt");
+  EXPECT_EQ(checkpoint.exit_code, 2) << checkpoint.output;
+  EXPECT_NE(checkpoint.output.find("no/such/last.ckpt"), std::string::npos);
+}
+
+TEST(Cli, UnknownArgumentAndCommandExitTwo) {
+  EXPECT_EQ(run_pretext("train --config configs/quickstart.cfg --fast").exit_code, 2);
+  EXPECT_EQ(run_pretext("pretrain").exit_code, 2);
+}
+
+}  // namespace
+}  // namespace pretext

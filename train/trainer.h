@@ -1,0 +1,91 @@
+// The training loop: batches from the loader, the objective's loss, backward, gradient
+// all-reduce, optimizer step, the objective's after-step hook (EMA, queues), metrics,
+// checkpoints. It knows objectives only through objectives/objective.h.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "data/loader.h"
+#include "distributed/comm.h"
+#include "objectives/objective.h"
+#include "train/checkpoint.h"
+#include "train/optimizer.h"
+
+namespace pretext {
+
+struct TrainerOptions {
+  TORCH_ARG(int64_t, epochs) = 100;
+  /// Stop (and checkpoint) once this many optimizer steps are done; 0 runs every epoch.
+  /// Schedules still span all epochs, so a stopped run resumes onto the same curve.
+  TORCH_ARG(int64_t, max_steps) = 0;
+  /// Peak learning rate, already scaled by the batch-size rule.
+  TORCH_ARG(double, lr) = 0.3;
+  TORCH_ARG(double, final_lr) = 0.0;
+  TORCH_ARG(double, warmup_epochs) = 10.0;
+  /// Clip the global gradient norm to this value (0 = off).
+  TORCH_ARG(double, grad_clip) = 0.0;
+  TORCH_ARG(int64_t, log_every) = 10;
+  /// Keep a numbered checkpoint every N epochs besides `last` (0 = only `last`).
+  TORCH_ARG(int64_t, checkpoint_every_epochs) = 1;
+  TORCH_ARG(std::string, device) = "cpu";
+  /// Per-channel normalization applied on the device.
+  TORCH_ARG(std::vector<double>, mean) = std::vector<double>{0.5};
+  TORCH_ARG(std::vector<double>, std) = std::vector<double>{0.5};
+  /// Run directory: metrics.jsonl and checkpoints/ go here.
+  TORCH_ARG(std::string, output_dir) = "runs/default";
+  /// Resolved config, stored in every checkpoint.
+  TORCH_ARG(std::string, config_text) = "";
+  /// Draw a progress line with images/s and ETA (only when stderr is a terminal).
+  TORCH_ARG(bool, progress) = true;
+};
+
+struct TrainSummary {
+  RunPosition position;
+  double final_loss = 0.0;
+  double seconds = 0.0;
+  double images_per_second = 0.0;
+  bool interrupted = false;  ///< stopped by SIGINT/SIGTERM after checkpointing
+  std::string last_checkpoint;
+};
+
+class Trainer {
+ public:
+  Trainer(std::shared_ptr<Objective> objective, Loader& loader, Comm& comm,
+          OptimizerOptions optimizer_options, TrainerOptions options);
+
+  /// Continues from a checkpoint written by this trainer.
+  void resume(const std::string& checkpoint_path);
+  TrainSummary run();
+
+  /// checkpoints/last.ckpt under the run directory.
+  std::string last_checkpoint_path() const;
+  const RunPosition& position() const { return position_; }
+
+ private:
+  void train_step(const HostBatch& host_batch, const Step& step, double lr, bool log);
+  void all_reduce_gradients();
+  void save(const std::string& path);
+
+  std::shared_ptr<Objective> objective_;
+  Loader& loader_;
+  Comm& comm_;
+  TrainerOptions options_;
+  torch::Device device_;
+  std::unique_ptr<Optimizer> optimizer_;
+  RunPosition position_;
+  int64_t steps_per_epoch_ = 0;
+  int64_t total_steps_ = 0;
+  // Accumulated between log lines.
+  std::vector<std::pair<std::string, torch::Tensor>> last_metrics_;
+  torch::Tensor last_loss_;
+};
+
+/// Trainable (name, parameter) pairs of a module, in registration order.
+NamedTensors trainable_parameters(const torch::nn::Module& module);
+
+}  // namespace pretext
