@@ -10,7 +10,9 @@
 namespace pretext {
 namespace {
 
-TEST_F(testing::Seeded, EmaUpdateFollowsTheFormulaAndCopiesBuffers) {
+class MomentumTest : public testing::Seeded {};
+
+TEST_F(MomentumTest, EmaUpdateFollowsTheFormulaAndCopiesBuffers) {
   torch::nn::Sequential online(torch::nn::Linear(4, 3), torch::nn::BatchNorm1d(3));
   torch::nn::Sequential target(torch::nn::Linear(4, 3), torch::nn::BatchNorm1d(3));
   online->train();
@@ -31,7 +33,7 @@ TEST_F(testing::Seeded, EmaUpdateFollowsTheFormulaAndCopiesBuffers) {
   }
 }
 
-TEST_F(testing::Seeded, CopyAndFreeze) {
+TEST_F(MomentumTest, CopyAndFreeze) {
   torch::nn::Linear online(5, 2);
   torch::nn::Linear target(5, 2);
   copy_parameters(*online, *target);

@@ -11,6 +11,8 @@
 namespace pretext {
 namespace {
 
+class NtXentProperties : public testing::Seeded {};
+
 // l(i, j) = -log( exp(sim(i,j)/T) / sum_{k != i} exp(sim(i,k)/T) ), averaged over all 2B
 // anchors, with each pair computed by explicit loops in double precision.
 torch::Tensor naive_nt_xent(const torch::Tensor& z0, const torch::Tensor& z1, double t) {
@@ -58,7 +60,7 @@ INSTANTIATE_TEST_SUITE_P(BatchesAndTemperatures, NtXentTest,
                          ::testing::Combine(::testing::Values(1, 2, 5, 16),
                                             ::testing::Values(0.07, 0.1, 0.5, 1.0)));
 
-TEST_F(testing::Seeded, NtXentIsSymmetricInTheViewsAndScaleInvariant) {
+TEST_F(NtXentProperties, NtXentIsSymmetricInTheViewsAndScaleInvariant) {
   const auto a = torch::randn({8, 32});
   const auto b = torch::randn({8, 32});
   const auto ab = nt_xent(a, b, 0.2).loss.item<double>();
@@ -66,7 +68,7 @@ TEST_F(testing::Seeded, NtXentIsSymmetricInTheViewsAndScaleInvariant) {
   EXPECT_NEAR(ab, nt_xent(a * 3.0, b * 0.5, 0.2).loss.item<double>(), 1e-5);
 }
 
-TEST_F(testing::Seeded, NtXentOfIdenticalOrthogonalViewsIsItsClosedForm) {
+TEST_F(NtXentProperties, NtXentOfIdenticalOrthogonalViewsIsItsClosedForm) {
   // With z0 = z1 = one-hot rows, sim(i, positive) = 1 and every other similarity is 0:
   // loss = -log(e^{1/T} / (e^{1/T} + 2B - 2)).
   const int64_t b = 4;

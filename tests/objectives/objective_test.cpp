@@ -10,6 +10,8 @@
 namespace pretext {
 namespace {
 
+class EmbeddingStats : public testing::Seeded {};
+
 constexpr int64_t kImageSize = 16;
 
 std::shared_ptr<Objective> build_small(const std::string& name, Comm& comm) {
@@ -56,6 +58,9 @@ TEST_P(EveryObjective, ComputeLossIsFiniteRepeatableAndTrainsTheEncoder) {
   for (const auto& [name, value] : first.metrics) {
     EXPECT_FALSE(value.requires_grad()) << name << " must be detached";
   }
+  // No method state changes inside compute_loss: the same batch gives the same loss.
+  const auto second = objective->compute_loss(batch, step);
+  EXPECT_NEAR(second.loss.item<double>(), first.loss.item<double>(), 1e-5);
   first.loss.backward();
   int64_t with_grad = 0;
   for (const auto& p : objective->encoder().parameters()) {
@@ -97,7 +102,7 @@ TEST(Registry, UnknownNameListsTheKnownOnes) {
   }
 }
 
-TEST_F(testing::Seeded, EmbeddingStatsDetectCollapse) {
+TEST_F(EmbeddingStats, EmbeddingStatsDetectCollapse) {
   const auto healthy = torch::randn({64, 16});
   const auto collapsed = torch::ones({64, 16}) + 1e-6 * torch::randn({64, 16});
   EXPECT_NEAR(normalized_embedding_std(healthy).item<double>(), 1.0 / 4.0, 0.03);
