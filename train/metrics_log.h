@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <fstream>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -16,6 +17,12 @@ class JsonObject {
   JsonObject& add(const std::string& key, double value);
   JsonObject& add(const std::string& key, int64_t value);
   JsonObject& add(const std::string& key, const std::string& value);
+  /// Other integer types (int, size_t, ...) as int64_t, so add("epoch", 3) is not ambiguous.
+  template <typename T,
+            typename = std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>>>
+  JsonObject& add(const std::string& key, T value) {
+    return add(key, static_cast<int64_t>(value));
+  }
   /// {"key": value, ...} on one line, keys in insertion order; non-finite numbers -> null.
   std::string str() const;
 

@@ -39,9 +39,11 @@ class Optimizer {
   void step(double lr);
   void zero_grad();
 
-  /// "momentum/<param name>" -> buffer, for every buffer created so far.
+  /// "momentum/<param name>" -> buffer, for every buffer created so far. The tensors are the
+  /// live buffers, not copies: write or clone them before the next step().
   NamedTensors state() const;
   /// Restores state() output; a name that matches no parameter or a shape mismatch throws.
+  /// Buffers absent from `state` are reset, as in a freshly built optimizer.
   void load_state(const std::map<std::string, torch::Tensor>& state);
   const OptimizerOptions& options() const { return options_; }
 
