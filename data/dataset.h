@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include <opencv2/core.hpp>
 #include <torch/torch.h>
+#include <opencv2/core.hpp>
 
 namespace pretext {
 

@@ -1,0 +1,48 @@
+// open_dataset: maps a dataset name and split to its reader and files.
+// Reference: torchvision.datasets.MNIST / FashionMNIST file names and split layout.
+// Deviations: files are read from `root` directly (no raw/ or processed/ subfolders, no
+// download).
+#include "data/dataset.h"
+
+#include <fstream>
+#include <vector>
+
+#include "data/idx.h"
+
+namespace pretext {
+
+namespace {
+
+bool file_exists(const std::string& path) { return std::ifstream(path).good(); }
+
+/// root/<stem>.gz if present, else root/<stem>; throws naming both paths tried.
+std::string find_idx_file(const std::string& root, const std::string& stem,
+                          const std::string& dataset) {
+  const std::string plain = root + "/" + stem;
+  const std::string gz = plain + ".gz";
+  if (file_exists(gz)) {
+    return gz;
+  }
+  TORCH_CHECK(file_exists(plain), "open_dataset: ", dataset, " file not found: tried '", gz,
+              "' and '", plain, "'; set the dataset root to the folder holding the IDX files");
+  return plain;
+}
+
+}  // namespace
+
+std::shared_ptr<Dataset> open_dataset(const DatasetOptions& options, const std::string& split) {
+  const std::string& name = options.name();
+  TORCH_CHECK_VALUE(name == "fashion_mnist" || name == "mnist", "open_dataset: unknown dataset '",
+                    name, "'; known: fashion_mnist, mnist");
+  TORCH_CHECK_VALUE(split == "train" || split == "test", "open_dataset: unknown split '", split,
+                    "' for ", name, "; known: train, test");
+  TORCH_CHECK_VALUE(options.limit() >= 0, "open_dataset: limit must be >= 0, got ",
+                    options.limit());
+  const std::string prefix = split == "train" ? "train" : "t10k";
+  const std::string images = find_idx_file(options.root(), prefix + "-images-idx3-ubyte", name);
+  const std::string labels = find_idx_file(options.root(), prefix + "-labels-idx1-ubyte", name);
+  return std::make_shared<IdxDataset>(images, labels, /*num_classes=*/10, options.limit(),
+                                      name + " " + split);
+}
+
+}  // namespace pretext
