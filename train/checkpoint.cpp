@@ -2,6 +2,7 @@
 #include "train/checkpoint.h"
 
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -104,7 +105,9 @@ RunPosition load_checkpoint(const std::string& path, torch::nn::Module& objectiv
   }
   optimizer.load_state(optimizer_state);
   if (file.has(kRngName)) {
-    at::detail::getDefaultCPUGenerator().set_state(file.get(kRngName));
+    at::Generator generator = at::detail::getDefaultCPUGenerator();  // a shared handle
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(file.get(kRngName));
   }
   RunPosition position;
   position.step = meta_int(file, "step", path);
