@@ -126,8 +126,19 @@ void apply_config(RunConfig& config, const ConfigSources& sources) {
   po::variables_map values;
   // Stored first wins in Boost.PO, so the highest precedence goes in first.
   try {
+    // A key given twice on the command line takes its last value, as shells users expect.
     std::vector<std::string> args;
-    for (const auto& item : sources.overrides) args.push_back("--" + item);
+    std::map<std::string, size_t> position_of_key;
+    for (const auto& item : sources.overrides) {
+      const std::string key = item.substr(0, item.find('='));
+      const auto found = position_of_key.find(key);
+      if (found == position_of_key.end()) {
+        position_of_key.emplace(key, args.size());
+        args.push_back("--" + item);
+      } else {
+        args[found->second] = "--" + item;
+      }
+    }
     po::store(
         po::command_line_parser(args)
             .options(description)

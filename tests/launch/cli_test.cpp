@@ -1,6 +1,7 @@
 // The `pretext` executable's contract for bad input: exit code 2, a one-line error naming the
 // key or path, and nothing written.
 #include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 

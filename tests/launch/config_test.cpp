@@ -37,6 +37,15 @@ TEST(Config, CommandLineBeatsFileBeatsDefault) {
   EXPECT_DOUBLE_EQ(second.base_lr, 0.6);  // later file beats earlier file
 }
 
+TEST(Config, RepeatedOverrideTakesTheLastValue) {
+  RunConfig config;
+  ConfigSources sources;
+  sources.overrides = {"train.epochs=2", "optim.lr=0.1", "train.epochs=5"};
+  apply_config(config, sources);
+  EXPECT_EQ(config.trainer.epochs(), 5);
+  EXPECT_DOUBLE_EQ(config.base_lr, 0.1);
+}
+
 TEST(Config, UnknownKeysAndBadValuesNameTheKey) {
   RunConfig config;
   ConfigSources file_typo;
