@@ -216,6 +216,7 @@ TrainSummary Trainer::run() {
   if (position_.batch_in_epoch != 0 || summary.interrupted) save(last_checkpoint_path());
   if (draw_progress) std::fprintf(stderr, "\n");
 
+  if (last_loss_.defined()) summary.final_loss = last_loss_.item<double>();
   summary.position = position_;
   summary.seconds = seconds_since(run_start);
   summary.images_per_second =
