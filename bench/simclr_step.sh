@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Times one SimCLR training step (forward of both views, NT-Xent, backward, optimizer step) in
+# pretext (bench/simclr_step_bench.cpp) and in Python PyTorch (bench/simclr_step.py, Debian's
+# python3-torch, the same libtorch), alternating C++ and Python runs so machine noise hits both,
+# and prints ms/step for each and the ratio C++/Python (below 1: pretext is faster).
+#
+# Settings: quickstart (ResNet-18 width 0.25, batch 256, 28 px, projector hidden 512) and
+# resnet18 (full width, batch 64, 28 px, hidden 2048). Environment overrides:
+#   PRETEXT_BUILD_DIR (default build/)  THREADS (default nproc)  REPEATS (runs per side, 2)
+#   OPTIMIZER (sgd|lars, sgd)  PYTHON (/usr/bin/python3)  BENCH_STEPS_SCALE (1: steps x N)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+build_dir="${PRETEXT_BUILD_DIR:-build}"
+threads="${THREADS:-$(nproc)}"
+repeats="${REPEATS:-2}"
+optimizer="${OPTIMIZER:-sgd}"
+python="${PYTHON:-/usr/bin/python3}"
+scale="${BENCH_STEPS_SCALE:-1}"
+binary="$build_dir/bench/pretext_bench_simclr_step"
+
+if ! "$python" -c "import torch" 2>/dev/null; then
+  echo "simclr_step.sh: $python cannot import torch; install python3-torch (apt-get install" \
+    "python3-torch) or set PYTHON to an interpreter that has PyTorch" >&2
+  exit 1
+fi
+
+if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
+fi
+cmake --build "$build_dir" --target pretext_bench_simclr_step >&2
+
+log="$build_dir/bench/simclr_step.jsonl"
+: >"$log"
+
+# name | common flags | warm-up steps | timed steps
+settings=(
+  "quickstart|--width 0.25 --batch 256 --size 28 --hidden 512|2|8"
+  "resnet18|--width 1.0 --batch 64 --size 28 --hidden 2048|2|5"
+)
+
+field() {  # field NAME JSON-LINE
+  "$python" -c 'import json, sys; print(json.loads(sys.argv[2])[sys.argv[1]])' "$1" "$2"
+}
+
+rows=()
+for entry in "${settings[@]}"; do
+  IFS='|' read -r name flags warmup steps <<<"$entry"
+  steps=$((steps * scale))
+  # shellcheck disable=SC2206
+  args=($flags --optimizer "$optimizer" --threads "$threads" --warmup "$warmup" --steps "$steps")
+  cpp_sum=0
+  py_sum=0
+  for ((r = 1; r <= repeats; ++r)); do
+    cpp_line="$("$binary" "${args[@]}")"
+    echo "$cpp_line" | tee -a "$log" >&2
+    py_line="$("$python" bench/simclr_step.py "${args[@]}")"
+    echo "$py_line" | tee -a "$log" >&2
+    cpp_sum="$("$python" -c "print($cpp_sum + $(field median_ms "$cpp_line"))")"
+    py_sum="$("$python" -c "print($py_sum + $(field median_ms "$py_line"))")"
+  done
+  rows+=("$("$python" -c "
+c, p = $cpp_sum / $repeats, $py_sum / $repeats
+print(f'{\"$name\":<12} {c:>12.1f} {p:>15.1f} {c / p:>7.2f}')")")
+done
+
+echo
+echo "SimCLR step, $threads threads, $optimizer, median ms/step averaged over $repeats runs per side"
+printf '%-12s %12s %15s %7s\n' setting "C++ ms/step" "Python ms/step" ratio
+printf '%s\n' "${rows[@]}"
+echo "(ratio = C++ / Python; target <= 0.90. Raw runs: $log)"
