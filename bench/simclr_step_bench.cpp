@@ -25,6 +25,7 @@
 #include "objectives/objective.h"
 #include "objectives/option_binding.h"
 #include "objectives/registry.h"
+#include "train/allocator.h"
 #include "train/optimizer.h"
 #include "train/trainer.h"
 
@@ -280,6 +281,7 @@ int run(const BenchOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  pretext::keep_freed_memory_for_reuse();  // as the pretext executable does
   try {
     return run(parse_args(argc, argv));
   } catch (const c10::Error& e) {

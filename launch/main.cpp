@@ -8,6 +8,7 @@
 
 #include "launch/cli.h"
 #include "launch/commands.h"
+#include "train/allocator.h"
 
 namespace {
 
@@ -19,6 +20,7 @@ std::string first_line(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  pretext::keep_freed_memory_for_reuse();
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
     const pretext::CommandLine line = pretext::parse_command_line(args);

@@ -21,6 +21,7 @@ std::shared_ptr<Backbone> make_backbone(const BackboneOptions& options) {
     return std::make_shared<ResNet>(resnet_options.stem(options.stem())
                                         .width(options.width())
                                         .in_channels(options.in_channels())
+                                        .channels_last(options.channels_last())
                                         .arch_name(options.arch()));
   };
   if (options.arch() == "resnet18") {

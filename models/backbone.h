@@ -30,6 +30,8 @@ struct BackboneOptions {
   TORCH_ARG(double, width) = 1.0;
   /// Input image channels (1 for grayscale datasets, 3 for RGB).
   TORCH_ARG(int64_t, in_channels) = 3;
+  /// NHWC memory layout for convolutions (faster with oneDNN); no effect on results' meaning.
+  TORCH_ARG(bool, channels_last) = true;
 };
 
 /// Builds a backbone by name; unknown names list the known ones.

@@ -31,6 +31,9 @@ struct ResNetOptions {
   TORCH_ARG(int64_t, num_classes) = 0;
   /// Zero-init the last BN gamma of each residual branch (torchvision's zero_init_residual).
   TORCH_ARG(bool, zero_init_residual) = false;
+  /// Keep conv weights and activations in NHWC (channels-last) layout: on CPU oneDNN runs these
+  /// convolutions about 25% faster for small images. Parameter names and shapes are unchanged.
+  TORCH_ARG(bool, channels_last) = false;
   TORCH_ARG(std::string, arch_name) = "resnet";
 };
 

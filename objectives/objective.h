@@ -18,6 +18,8 @@ struct Step {
   int64_t index = 0;  ///< global optimizer step, 0-based
   int64_t total = 1;  ///< optimizer steps in the whole run
   int64_t epoch = 0;
+  /// The trainer reads the metrics of this step; costly diagnostics may be skipped otherwise.
+  bool log_metrics = true;
   double progress() const { return static_cast<double>(index) / static_cast<double>(total); }
 };
 

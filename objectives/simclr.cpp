@@ -38,7 +38,7 @@ ViewSpec SimclrObjective::view_spec() const {
   return spec;
 }
 
-LossOutput SimclrObjective::compute_loss(const Batch& batch, const Step& /*step*/) {
+LossOutput SimclrObjective::compute_loss(const Batch& batch, const Step& step) {
   TORCH_CHECK(batch.views.size() == 2, "simclr: expected 2 views, got ", batch.views.size());
   // One forward over both views: BatchNorm sees 2B samples, as in the reference code.
   const int64_t b = batch.views[0].size(0);
@@ -47,7 +47,7 @@ LossOutput SimclrObjective::compute_loss(const Batch& batch, const Step& /*step*
   const auto z1 = z.narrow(0, b, b);
   const NtXentOutput nt = nt_xent(z0, z1, options_.temperature());
   LossOutput out{nt.loss, {{"simclr/positive_acc", nt.positive_acc}}};
-  append_embedding_stats(z0.detach(), out.metrics);
+  if (step.log_metrics) append_embedding_stats(z0.detach(), out.metrics);
   return out;
 }
 

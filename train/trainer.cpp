@@ -159,6 +159,7 @@ TrainSummary Trainer::run() {
                                          warmup_steps, total_steps_);
       const bool log_now = (step.index + 1) % options_.log_every() == 0 ||
                            step.index + 1 == stop_at || step.index == first_step;
+      step.log_metrics = log_now;
       train_step(*host_batch, step, lr, log_now);
       ++position_.step;
       ++position_.batch_in_epoch;
