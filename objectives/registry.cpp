@@ -5,6 +5,7 @@
 #include <sstream>
 #include <utility>
 
+#include "objectives/byol.h"
 #include "objectives/simclr.h"
 
 namespace pretext {
@@ -20,6 +21,7 @@ std::pair<std::string, SpecMaker> entry(const std::string& name) {
 const std::vector<std::pair<std::string, SpecMaker>>& registry() {
   static const std::vector<std::pair<std::string, SpecMaker>> table = {
       entry<SimclrOptions, SimclrObjective>("simclr"),
+      entry<ByolOptions, ByolObjective>("byol"),
   };
   return table;
 }
