@@ -7,6 +7,7 @@
 
 #include "objectives/byol.h"
 #include "objectives/simclr.h"
+#include "objectives/simsiam.h"
 
 namespace pretext {
 namespace {
@@ -22,6 +23,7 @@ const std::vector<std::pair<std::string, SpecMaker>>& registry() {
   static const std::vector<std::pair<std::string, SpecMaker>> table = {
       entry<SimclrOptions, SimclrObjective>("simclr"),
       entry<ByolOptions, ByolObjective>("byol"),
+      entry<SimsiamOptions, SimsiamObjective>("simsiam"),
   };
   return table;
 }
