@@ -5,6 +5,7 @@
 #include <sstream>
 #include <utility>
 
+#include "objectives/barlow_twins.h"
 #include "objectives/byol.h"
 #include "objectives/simclr.h"
 #include "objectives/simsiam.h"
@@ -24,6 +25,7 @@ const std::vector<std::pair<std::string, SpecMaker>>& registry() {
       entry<SimclrOptions, SimclrObjective>("simclr"),
       entry<ByolOptions, ByolObjective>("byol"),
       entry<SimsiamOptions, SimsiamObjective>("simsiam"),
+      entry<BarlowTwinsOptions, BarlowTwinsObjective>("barlow_twins"),
   };
   return table;
 }
