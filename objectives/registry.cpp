@@ -9,6 +9,7 @@
 #include "objectives/byol.h"
 #include "objectives/simclr.h"
 #include "objectives/simsiam.h"
+#include "objectives/vicreg.h"
 
 namespace pretext {
 namespace {
@@ -26,6 +27,7 @@ const std::vector<std::pair<std::string, SpecMaker>>& registry() {
       entry<ByolOptions, ByolObjective>("byol"),
       entry<SimsiamOptions, SimsiamObjective>("simsiam"),
       entry<BarlowTwinsOptions, BarlowTwinsObjective>("barlow_twins"),
+      entry<VicregOptions, VicregObjective>("vicreg"),
   };
   return table;
 }
