@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include <c10/util/Exception.h>
 
@@ -90,7 +91,46 @@ std::string json_quote(const std::string& text) {
   return out + "\"";
 }
 
-MetricsLog::MetricsLog(const std::string& path) : path_(path), out_(path, std::ios::app) {
+namespace {
+
+/// The integer after "step": in one record, or -1 when the line has none.
+int64_t step_of(const std::string& line) {
+  const std::string key = "\"step\": ";
+  const auto at = line.find(key);
+  if (at == std::string::npos) return -1;
+  return std::strtoll(line.c_str() + at + key.size(), nullptr, 10);
+}
+
+void drop_records_after(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  if (!in.is_open()) return;  // nothing logged yet
+  std::vector<std::string> kept;
+  bool dropped = false;
+  for (std::string line; std::getline(in, line);) {
+    if (step_of(line) > step) {
+      dropped = true;
+    } else {
+      kept.push_back(line);
+    }
+  }
+  in.close();
+  if (!dropped) return;
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    for (const auto& line : kept) out << line << '\n';
+    out.flush();
+    TORCH_CHECK(out.good(), "MetricsLog: cannot rewrite '", temporary, "': ", std::strerror(errno));
+  }
+  TORCH_CHECK(std::rename(temporary.c_str(), path.c_str()) == 0, "MetricsLog: cannot replace '",
+              path, "': ", std::strerror(errno));
+}
+
+}  // namespace
+
+MetricsLog::MetricsLog(const std::string& path, int64_t keep_through_step) : path_(path) {
+  if (keep_through_step >= 0) drop_records_after(path, keep_through_step);
+  out_.open(path, std::ios::app);
   TORCH_CHECK(out_.is_open(), "MetricsLog: cannot open '", path_,
               "' for appending: ", std::strerror(errno),
               " (does the folder exist and is it writable?)");

@@ -35,8 +35,10 @@ std::string json_quote(const std::string& text);
 
 class MetricsLog {
  public:
-  /// Opens `path` for appending (a resumed run continues the same file).
-  explicit MetricsLog(const std::string& path);
+  /// Opens `path` for appending (a resumed run continues the same file). With
+  /// keep_through_step >= 0, records whose "step" is beyond it are dropped first: a run resumed
+  /// from step N replays steps after N, and its curve must not show them twice.
+  explicit MetricsLog(const std::string& path, int64_t keep_through_step = -1);
   void write(const JsonObject& record);
 
  private:

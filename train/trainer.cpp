@@ -132,7 +132,7 @@ TrainSummary Trainer::run() {
   if (comm_.is_main()) {
     std::filesystem::create_directories(options_.output_dir());
     log = std::make_unique<MetricsLog>(
-        (std::filesystem::path(options_.output_dir()) / "metrics.jsonl").string());
+        (std::filesystem::path(options_.output_dir()) / "metrics.jsonl").string(), position_.step);
   }
   const bool draw_progress = options_.progress() && comm_.is_main() && isatty(STDERR_FILENO);
   const int64_t warmup_steps = std::min<int64_t>(

@@ -70,6 +70,11 @@ TEST(EndToEnd, ResumeIsBitForBit) {
       0);
   ASSERT_EQ(run_pretext(common + "--train.max_steps=6 --output '" + split.string() + "'").exit_code,
             0);
+  {
+    // As if the first run had logged a step past its last checkpoint and then crashed.
+    std::ofstream metrics(split / "metrics.jsonl", std::ios::app);
+    metrics << "{\"step\": 7, \"epoch\": 0, \"loss\": 99.0}\n";
+  }
   const auto resumed =
       run_pretext(common + "--train.max_steps=12 --resume auto --output '" + split.string() + "'");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;

@@ -98,6 +98,22 @@ TEST_F(MetricsLogTest, AppendsLinesThatParseAsJson) {
   }
 }
 
+TEST_F(MetricsLogTest, ResumingDropsRecordsPastTheResumedStep) {
+  const std::string path = dir_ + "/metrics.jsonl";
+  {
+    MetricsLog log(path);
+    for (int64_t step = 1; step <= 5; ++step) log.write(JsonObject().add("step", step));
+  }
+  {
+    MetricsLog resumed(path, /*keep_through_step=*/3);
+    resumed.write(JsonObject().add("step", int64_t{4}).add("again", int64_t{1}));
+  }
+  const std::vector<std::string> lines = read_lines(path);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[2], "{\"step\": 3}");
+  EXPECT_EQ(lines[3], "{\"step\": 4, \"again\": 1}");
+}
+
 TEST_F(MetricsLogTest, OpenFailureNamesThePath) {
   const std::string path = dir_ + "/no/such/folder/metrics.jsonl";
   try {
