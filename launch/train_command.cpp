@@ -67,9 +67,8 @@ int run_train_command(const CommandLine& line) {
     fs::create_directories(output);
     write_text_file(fs::path(output) / "config.cfg", trainer_options.config_text());
     std::cout << trainer_options.config_text() << "\n";
-    std::cout << "pretext: training " << config.objective << " on " << train_set->describe() << " ("
-              << train_set->size() << " images), " << loader->batches_per_epoch()
-              << " steps/epoch; run directory " << output << "\n";
+    std::cout << "pretext: training " << config.objective << " on " << train_set->describe() << ", "
+              << loader->batches_per_epoch() << " steps/epoch; run directory " << output << "\n";
     if (!resume_from.empty()) {
       std::cout << "pretext: resuming from " << resume_from << " at step "
                 << trainer.position().step << "\n";

@@ -80,7 +80,7 @@ class Trainer {
   RunPosition position_;
   int64_t steps_per_epoch_ = 0;
   int64_t total_steps_ = 0;
-  // Accumulated between log lines.
+  // The latest step's loss and metrics, read at log steps.
   std::vector<std::pair<std::string, torch::Tensor>> last_metrics_;
   torch::Tensor last_loss_;
 };
