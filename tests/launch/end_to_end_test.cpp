@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "objectives/registry.h"
 #include "tests/launch/process.h"
 #include "train/tensor_file.h"
 
@@ -60,10 +61,25 @@ TEST(EndToEnd, TrainsEvaluatesAndWritesTheRunDirectory) {
   EXPECT_NE(lines_of(dir / "knn_k5.json").at(0).find("\"k\": 5"), std::string::npos);
 }
 
-TEST(EndToEnd, ResumeIsBitForBit) {
-  const auto straight = fresh_dir("e2e_resume_straight");
-  const auto split = fresh_dir("e2e_resume_split");
-  const std::string common = "train " + kSmallRun + "--eval.after_train=false ";
+// Small heads for any registered objective: every width-like option of its section set to 32.
+std::string small_heads(const std::string& objective) {
+  std::string flags = "--objective.name=" + objective + " ";
+  for (const auto& binding : make_objective_spec(objective)->bindings()) {
+    if (binding.key.find("_dim") != std::string::npos) {
+      flags += "--" + objective + "." + binding.key + "=32 ";
+    }
+  }
+  return flags;
+}
+
+class ResumeEveryObjective : public ::testing::TestWithParam<std::string> {};
+
+// Model, teacher, optimizer state, schedules and data position all survive the restart.
+TEST_P(ResumeEveryObjective, IsBitForBit) {
+  const std::string name = GetParam();
+  const auto straight = fresh_dir("e2e_resume_straight_" + name);
+  const auto split = fresh_dir("e2e_resume_split_" + name);
+  const std::string common = "train " + kSmallRun + small_heads(name) + "--eval.after_train=false ";
   // 12 steps straight vs 6 + stop + resume + 6, crossing the epoch boundary at step 8.
   ASSERT_EQ(
       run_pretext(common + "--train.max_steps=12 --output '" + straight.string() + "'").exit_code,
@@ -136,6 +152,8 @@ TEST(EndToEnd, TornCheckpointWriteKeepsThePreviousOneAndCorruptionIsRefused) {
   EXPECT_EQ(corrupt.exit_code, 1);
   EXPECT_NE(corrupt.output.find("checksum"), std::string::npos) << corrupt.output;
 }
+
+INSTANTIATE_TEST_SUITE_P(Registry, ResumeEveryObjective, ::testing::ValuesIn(objective_names()));
 
 }  // namespace
 }  // namespace pretext
