@@ -37,13 +37,7 @@ BarlowTwinsObjective::BarlowTwinsObjective(const ObjectiveContext& context,
                               options_.proj_hidden_dim(), options_.proj_output_dim()})));
 }
 
-ViewSpec BarlowTwinsObjective::view_spec() const {
-  ViewSpec spec;
-  spec.num_global = 2;
-  spec.num_local = 0;
-  spec.global_size = image_size_;
-  return spec;
-}
+ViewSpec BarlowTwinsObjective::view_spec() const { return ViewSpec::two_views(image_size_); }
 
 LossOutput BarlowTwinsObjective::compute_loss(const Batch& batch, const Step& step) {
   TORCH_CHECK(batch.views.size() == 2, "barlow_twins: expected 2 views, got ", batch.views.size());

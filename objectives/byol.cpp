@@ -52,13 +52,7 @@ ByolObjective::ByolObjective(const ObjectiveContext& context, ByolOptions option
   freeze(*target_projector_);
 }
 
-ViewSpec ByolObjective::view_spec() const {
-  ViewSpec spec;
-  spec.num_global = 2;
-  spec.num_local = 0;
-  spec.global_size = image_size_;
-  return spec;
-}
+ViewSpec ByolObjective::view_spec() const { return ViewSpec::two_views(image_size_); }
 
 LossOutput ByolObjective::compute_loss(const Batch& batch, const Step& step) {
   TORCH_CHECK(batch.views.size() == 2, "byol: expected 2 views, got ", batch.views.size());

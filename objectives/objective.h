@@ -29,6 +29,13 @@ struct ViewSpec {
   int64_t num_local = 0;
   int64_t global_size = 224;
   int64_t local_size = 96;
+
+  /// Two global views of `size` pixels and no local crops (SimCLR, BYOL, SimSiam, ...).
+  static ViewSpec two_views(int64_t size) {
+    ViewSpec spec;
+    spec.global_size = size;
+    return spec;
+  }
 };
 
 /// A collated batch already on the training device, float and normalized.

@@ -30,13 +30,7 @@ SimclrObjective::SimclrObjective(const ObjectiveContext& context, SimclrOptions 
                                         options_.proj_output_dim())));
 }
 
-ViewSpec SimclrObjective::view_spec() const {
-  ViewSpec spec;
-  spec.num_global = 2;
-  spec.num_local = 0;
-  spec.global_size = image_size_;
-  return spec;
-}
+ViewSpec SimclrObjective::view_spec() const { return ViewSpec::two_views(image_size_); }
 
 LossOutput SimclrObjective::compute_loss(const Batch& batch, const Step& step) {
   TORCH_CHECK(batch.views.size() == 2, "simclr: expected 2 views, got ", batch.views.size());

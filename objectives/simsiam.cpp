@@ -36,13 +36,7 @@ SimsiamObjective::SimsiamObjective(const ObjectiveContext& context, SimsiamOptio
                                         options_.proj_output_dim())));
 }
 
-ViewSpec SimsiamObjective::view_spec() const {
-  ViewSpec spec;
-  spec.num_global = 2;
-  spec.num_local = 0;
-  spec.global_size = image_size_;
-  return spec;
-}
+ViewSpec SimsiamObjective::view_spec() const { return ViewSpec::two_views(image_size_); }
 
 LossOutput SimsiamObjective::compute_loss(const Batch& batch, const Step& step) {
   TORCH_CHECK(batch.views.size() == 2, "simsiam: expected 2 views, got ", batch.views.size());

@@ -36,13 +36,7 @@ VicregObjective::VicregObjective(const ObjectiveContext& context, VicregOptions 
                               options_.proj_hidden_dim(), options_.proj_output_dim()})));
 }
 
-ViewSpec VicregObjective::view_spec() const {
-  ViewSpec spec;
-  spec.num_global = 2;
-  spec.num_local = 0;
-  spec.global_size = image_size_;
-  return spec;
-}
+ViewSpec VicregObjective::view_spec() const { return ViewSpec::two_views(image_size_); }
 
 LossOutput VicregObjective::compute_loss(const Batch& batch, const Step& step) {
   TORCH_CHECK(batch.views.size() == 2, "vicreg: expected 2 views, got ", batch.views.size());
