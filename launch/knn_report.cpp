@@ -9,6 +9,7 @@
 #include "evaluation/features.h"
 #include "launch/components.h"
 #include "train/metrics_log.h"
+#include "train/text_file.h"
 
 namespace pretext {
 namespace {
@@ -88,16 +89,7 @@ void write_knn_json(const std::string& path, const KnnReport& report, const KnnO
   json << "}}\n";
   const auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary);
-    TORCH_CHECK(out.good(), "cannot write '", temporary,
-                "'; check the folder exists and is writable");
-    out << json.str();
-    out.flush();
-    TORCH_CHECK(out.good(), "writing '", temporary, "' failed (disk full?)");
-  }
-  std::filesystem::rename(temporary, path);
+  write_text_file_atomic(path, json.str());
 }
 
 }  // namespace pretext

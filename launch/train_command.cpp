@@ -10,6 +10,7 @@
 #include "launch/components.h"
 #include "launch/knn_report.h"
 #include "train/stop_signal.h"
+#include "train/text_file.h"
 #include "train/trainer.h"
 
 namespace pretext {
@@ -19,13 +20,6 @@ namespace {
 
 std::string default_output_dir(const std::string& config_path) {
   return (fs::path("runs") / fs::path(config_path).stem()).string();
-}
-
-void write_text_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path);
-  TORCH_CHECK(out.good(), "cannot write '", path.string(), "'; check the folder is writable");
-  out << text;
-  TORCH_CHECK(out.good(), "writing '", path.string(), "' failed (disk full?)");
 }
 
 }  // namespace
@@ -65,7 +59,8 @@ int run_train_command(const CommandLine& line) {
   // Everything is validated: only now does the run directory get written.
   if (comm.is_main()) {
     fs::create_directories(output);
-    write_text_file(fs::path(output) / "config.cfg", trainer_options.config_text());
+    write_text_file_atomic((fs::path(output) / "config.cfg").string(),
+                           trainer_options.config_text());
     std::cout << trainer_options.config_text() << "\n";
     std::cout << "pretext: training " << config.objective << " on " << train_set->describe() << ", "
               << loader->batches_per_epoch() << " steps/epoch; run directory " << output << "\n";

@@ -3,6 +3,7 @@ add_library(pretext_train_blocks STATIC
   schedule.cpp
   tensor_file.cpp
   metrics_log.cpp
+  text_file.cpp
 )
 target_link_libraries(pretext_train_blocks PUBLIC pretext_options ZLIB::ZLIB)
 pretext_use_pch(pretext_train_blocks)

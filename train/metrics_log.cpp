@@ -3,6 +3,8 @@
 
 #include "train/metrics_log.h"
 
+#include "train/text_file.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -115,15 +117,9 @@ void drop_records_after(const std::string& path, int64_t step) {
   }
   in.close();
   if (!dropped) return;
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    for (const auto& line : kept) out << line << '\n';
-    out.flush();
-    TORCH_CHECK(out.good(), "MetricsLog: cannot rewrite '", temporary, "': ", std::strerror(errno));
-  }
-  TORCH_CHECK(std::rename(temporary.c_str(), path.c_str()) == 0, "MetricsLog: cannot replace '",
-              path, "': ", std::strerror(errno));
+  std::string text;
+  for (const auto& line : kept) text += line + '\n';
+  write_text_file_atomic(path, text);
 }
 
 }  // namespace
