@@ -1,6 +1,7 @@
 // open_dataset: maps a dataset name and split to its reader and files.
-// Reference: torchvision.datasets.MNIST / FashionMNIST file names and split layout.
-// Deviations: files are read from `root` directly (no raw/ or processed/ subfolders, no
+// Reference: torchvision.datasets.MNIST / FashionMNIST file names and split layout;
+// torchvision.datasets.ImageFolder for image_folder.
+// Deviations: IDX files are read from `root` directly (no raw/ or processed/ subfolders, no
 // download).
 #include "data/dataset.h"
 
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "data/idx.h"
+#include "data/image_folder.h"
 
 namespace pretext {
 
@@ -32,12 +34,16 @@ std::string find_idx_file(const std::string& root, const std::string& stem,
 
 std::shared_ptr<Dataset> open_dataset(const DatasetOptions& options, const std::string& split) {
   const std::string& name = options.name();
-  TORCH_CHECK_VALUE(name == "fashion_mnist" || name == "mnist", "open_dataset: unknown dataset '",
-                    name, "'; known: fashion_mnist, mnist");
+  TORCH_CHECK_VALUE(name == "fashion_mnist" || name == "mnist" || name == "image_folder",
+                    "open_dataset: unknown dataset '", name,
+                    "'; known: fashion_mnist, mnist, image_folder");
   TORCH_CHECK_VALUE(split == "train" || split == "test", "open_dataset: unknown split '", split,
                     "' for ", name, "; known: train, test");
   TORCH_CHECK_VALUE(options.limit() >= 0, "open_dataset: limit must be >= 0, got ",
                     options.limit());
+  if (name == "image_folder") {
+    return std::make_shared<ImageFolderDataset>(options.root(), split, options.limit());
+  }
   const std::string prefix = split == "train" ? "train" : "t10k";
   const std::string images = find_idx_file(options.root(), prefix + "-images-idx3-ubyte", name);
   const std::string labels = find_idx_file(options.root(), prefix + "-labels-idx1-ubyte", name);

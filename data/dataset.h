@@ -1,4 +1,4 @@
-// A random-access image dataset. Readers (IDX, and later CIFAR, image folders, HDF5) implement
+// A random-access image dataset. Readers (IDX, image folders, and later CIFAR, HDF5) implement
 // it; the loader calls get() from several threads at once.
 #pragma once
 
@@ -31,11 +31,13 @@ class Dataset {
 };
 
 struct DatasetOptions {
-  /// fashion_mnist | mnist (IDX files, gzip or plain).
+  /// fashion_mnist | mnist (IDX files, gzip or plain) | image_folder (JPEG/PNG files in
+  /// <root>/<split>/<class>/, torchvision ImageFolder layout; "val" serves when "test" is absent).
   TORCH_ARG(std::string, name) = "fashion_mnist";
   /// Folder holding the dataset files.
   TORCH_ARG(std::string, root) = "/usr/share/datasets/fashion-mnist";
   /// Use only the first `limit` samples of each split (0 = all); for quick runs and tests.
+  /// image_folder lists samples class by class, so a small limit covers only the first classes.
   TORCH_ARG(int64_t, limit) = 0;
 };
 

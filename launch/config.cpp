@@ -60,7 +60,7 @@ std::vector<ConfigSection> config_sections(RunConfig& c) {
         {"exclude_bias_and_norm", "no decay/adaptation for biases and norm layers",
          &c.optimizer.exclude_bias_and_norm()}}},
       {"data",
-       {{"dataset", "fashion_mnist | mnist", &c.dataset.name()},
+       {{"dataset", "fashion_mnist | mnist | image_folder", &c.dataset.name()},
         {"root", "folder holding the dataset files", &c.dataset.root()},
         {"limit", "use only the first N samples of each split (0 = all)", &c.dataset.limit()},
         {"image_size", "side of the global crops and evaluation views", &c.image_size},

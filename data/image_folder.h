@@ -1,0 +1,54 @@
+// A folder of JPEG/PNG/BMP/WebP files laid out as torchvision.datasets.ImageFolder expects:
+// <root>/<split>/<class_name>/<image>, split "train" or "test" ("val" stands in for a missing
+// "test", as ImageNet ships train/ and val/). Labels are class indices in sorted folder-name
+// order; images are decoded with OpenCV to uint8 RGB.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+
+namespace pretext {
+
+/// Images of <root>/<split>/<class>/ with label = index of <class> among the sorted class
+/// folders; within a class, files are sorted by name. Only files whose extension is .jpg, .jpeg,
+/// .png, .bmp or .webp (any case) count; other files, entries starting with '.', and nested
+/// folders below a class folder are ignored. A split folder holding images but no class folders
+/// is read as unlabelled (label -1, num_classes 0).
+///
+/// limit > 0 keeps the first `limit` images in that sorted order, so a small limit covers only
+/// the first classes; num_classes still counts every class folder found.
+///
+/// Files are listed once in the constructor and decoded in get(), which is thread-safe. Every
+/// image is 3-channel: grayscale is replicated, alpha dropped, 16-bit scaled to 8-bit.
+class ImageFolderDataset final : public Dataset {
+ public:
+  /// Throws, naming the path and the expected layout, when root or the split folder is missing,
+  /// or when the split folder or a class folder holds no image.
+  ImageFolderDataset(const std::string& root, const std::string& split, int64_t limit = 0);
+
+  int64_t size() const override { return static_cast<int64_t>(paths_.size()); }
+  int64_t channels() const override { return 3; }
+  int64_t num_classes() const override { return static_cast<int64_t>(classes_.size()); }
+  /// HxWx3 uint8 RGB; throws, naming the file, when it cannot be read or decoded.
+  Sample get(int64_t index) const override;
+  std::string describe() const override;
+
+  /// Class folder names in label order; empty when unlabelled.
+  const std::vector<std::string>& classes() const { return classes_; }
+  /// Path of image `index`.
+  const std::string& path(int64_t index) const;
+  /// The split folder actually read, e.g. <root>/val for split "test".
+  const std::string& folder() const { return folder_; }
+
+ private:
+  std::string folder_;
+  std::string split_;
+  std::vector<std::string> classes_;
+  std::vector<std::string> paths_;
+  std::vector<int64_t> labels_;
+};
+
+}  // namespace pretext
