@@ -32,8 +32,10 @@ std::unique_ptr<Loader> build_train_loader(const RunConfig& config,
                                            const Objective& objective, Comm& comm) {
   TORCH_CHECK_VALUE(config.batch_size % comm.world_size() == 0, "train.batch_size ",
                     config.batch_size, " does not split evenly over ", comm.world_size(), " ranks");
+  const std::string recipe =
+      config.augment_recipe == "auto" ? objective.augment_recipe() : config.augment_recipe;
   auto plan = std::make_shared<const ViewPlan>(
-      make_view_plan(objective.view_spec(), objective.augment_recipe(), config.augment));
+      make_view_plan(objective.view_spec(), recipe, config.augment));
   ShardedSampler sampler(dataset->size(), static_cast<uint64_t>(config.seed), /*shuffle=*/true,
                          comm.rank(), comm.world_size(), /*drop_last=*/true);
   LoaderOptions options = config.loader;

@@ -37,6 +37,7 @@ struct RunConfig {
   int64_t eval_batch_size = 512;
   // [augment]
   AugmentOptions augment;
+  std::string augment_recipe = "auto";  ///< auto = the objective's own recipe
   // [model]
   BackboneOptions backbone;
   // [objective]

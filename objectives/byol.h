@@ -1,8 +1,8 @@
 // BYOL, Bootstrap Your Own Latent (Grill et al., arXiv:2006.07733): an online backbone,
 // projector and predictor regress the projection of the other view made by an EMA target.
 // Structure follows solo-learn methods/byol.py (momentum_pairs plus an after-step EMA hook).
-// Deviations: the views use the "simclr" augmentation recipe, not BYOL's asymmetric one
-// (blur 1.0/0.1, solarization 0/0.2); BatchNorm in the heads is per process.
+// Its own augmentation recipe is "byol" (blur 1.0/0.1, solarization 0/0.2 on the two views).
+// Deviation: BatchNorm in the heads is per process.
 #pragma once
 
 #include <memory>
@@ -40,7 +40,7 @@ class ByolObjective final : public Objective {
   double momentum(const Step& step) const override;
   Backbone& encoder() override { return *online_; }
   ViewSpec view_spec() const override;
-  std::string augment_recipe() const override { return "simclr"; }
+  std::string augment_recipe() const override { return "byol"; }
 
   /// The EMA target encoder (read by tests and diagnostics; never trained by gradients).
   Backbone& target_encoder() { return *target_; }

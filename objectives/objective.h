@@ -23,12 +23,16 @@ struct Step {
   double progress() const { return static_cast<double>(index) / static_cast<double>(total); }
 };
 
-/// What the data pipeline must produce for an objective (global views come first).
+/// What the data pipeline must produce for an objective (global views come first, then the
+/// local crops of multi-crop). Global crop scales come from the [augment] section.
 struct ViewSpec {
   int64_t num_global = 2;
   int64_t num_local = 0;
   int64_t global_size = 224;
   int64_t local_size = 96;
+  /// RandomResizedCrop area range of the local crops (DINO: 0.05 to 0.4).
+  double local_scale_min = 0.05;
+  double local_scale_max = 0.4;
 
   /// Two global views of `size` pixels and no local crops (SimCLR, BYOL, SimSiam, ...).
   static ViewSpec two_views(int64_t size) {

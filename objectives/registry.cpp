@@ -7,6 +7,8 @@
 
 #include "objectives/barlow_twins.h"
 #include "objectives/byol.h"
+#include "objectives/dino.h"
+#include "objectives/moco_v2.h"
 #include "objectives/simclr.h"
 #include "objectives/simsiam.h"
 #include "objectives/vicreg.h"
@@ -24,10 +26,12 @@ std::pair<std::string, SpecMaker> entry(const std::string& name) {
 const std::vector<std::pair<std::string, SpecMaker>>& registry() {
   static const std::vector<std::pair<std::string, SpecMaker>> table = {
       entry<SimclrOptions, SimclrObjective>("simclr"),
+      entry<MocoV2Options, MocoV2Objective>("moco_v2"),
       entry<ByolOptions, ByolObjective>("byol"),
       entry<SimsiamOptions, SimsiamObjective>("simsiam"),
       entry<BarlowTwinsOptions, BarlowTwinsObjective>("barlow_twins"),
       entry<VicregOptions, VicregObjective>("vicreg"),
+      entry<DinoOptions, DinoObjective>("dino"),
   };
   return table;
 }

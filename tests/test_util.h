@@ -18,6 +18,16 @@ inline std::string source_path(const std::string& relative) {
   return std::string(PRETEXT_SOURCE_DIR) + "/" + relative;
 }
 
+/// A small value for an objective option that sizes the model or the views, so tests over every
+/// registered objective stay fast; empty for options that keep their default.
+inline std::string small_objective_option(const std::string& key) {
+  if (key.find("_dim") != std::string::npos) return "32";
+  if (key == "queue_size") return "48";  // not a multiple of the test batches: the pointer wraps
+  if (key == "local_crops_number") return "2";
+  if (key == "local_crops_size") return "8";
+  return "";
+}
+
 /// Where Debian's dataset-fashion-mnist puts the real dataset.
 inline std::string fashion_mnist_root() { return "/usr/share/datasets/fashion-mnist"; }
 

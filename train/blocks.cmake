@@ -1,6 +1,7 @@
 add_library(pretext_train_blocks STATIC
   optimizer.cpp
   schedule.cpp
+  gradient_clipping.cpp
   tensor_file.cpp
   metrics_log.cpp
   text_file.cpp

@@ -53,9 +53,12 @@ Optimizer::Optimizer(const NamedTensors& params, OptimizerOptions options)
   momentum_.resize(params_.size());
 }
 
-void Optimizer::step(double lr) {
+void Optimizer::step(double lr, double weight_decay_now) {
   TORCH_CHECK_VALUE(std::isfinite(lr) && lr >= 0.0,
                     "Optimizer::step: lr must be finite and >= 0, got ", lr);
+  TORCH_CHECK_VALUE(std::isfinite(weight_decay_now) && weight_decay_now >= 0.0,
+                    "Optimizer::step: weight decay must be finite and >= 0, got ",
+                    weight_decay_now);
   torch::NoGradGuard no_grad;
   const bool lars = options_.name() == "lars";
   const double momentum = options_.momentum();
@@ -66,7 +69,7 @@ void Optimizer::step(double lr) {
       continue;
     }
     const bool excluded = options_.exclude_bias_and_norm() && p.dim() <= 1;
-    const double weight_decay = excluded ? 0.0 : options_.weight_decay();
+    const double weight_decay = excluded ? 0.0 : weight_decay_now;
     // Same op order as torch::optim::SGD so plain SGD matches it bit for bit.
     torch::Tensor d = weight_decay != 0.0 ? g.add(p, weight_decay) : g;
     if (lars && !excluded) {

@@ -21,6 +21,10 @@ struct OptimizerOptions {
   TORCH_ARG(std::string, name) = "lars";
   TORCH_ARG(double, momentum) = 0.9;
   TORCH_ARG(double, weight_decay) = 1e-6;
+  /// Weight decay at the last step, reached by a cosine ramp from weight_decay (DINO ViT:
+  /// 0.04 -> 0.4); negative keeps weight_decay constant. Applied by the trainer through
+  /// step(lr, weight_decay).
+  TORCH_ARG(double, weight_decay_final) = -1.0;
   /// LARS trust coefficient eta (SimCLR: 0.001).
   TORCH_ARG(double, trust_coefficient) = 0.001;
   TORCH_ARG(bool, nesterov) = false;
@@ -36,7 +40,9 @@ class Optimizer {
 
   /// One update with learning rate `lr` from the current .grad() of each parameter;
   /// parameters whose grad is undefined are left unchanged.
-  void step(double lr);
+  void step(double lr) { step(lr, options_.weight_decay()); }
+  /// The same with this step's weight decay in place of options().weight_decay().
+  void step(double lr, double weight_decay);
   void zero_grad();
 
   /// "momentum/<param name>" -> buffer, for every buffer created so far. The tensors are the

@@ -38,4 +38,11 @@ double warmup_cosine_lr(double base_lr, double final_lr, int64_t step, int64_t w
   return final_lr + (base_lr - final_lr) * (1.0 + std::cos(kPi * t)) / 2.0;
 }
 
+double cosine_ramp(double base, double final, int64_t step, int64_t total_steps) {
+  TORCH_CHECK_VALUE(total_steps >= 1, "cosine_ramp: total_steps must be >= 1, got ", total_steps);
+  const double t =
+      std::min(1.0, std::max(0.0, static_cast<double>(step) / static_cast<double>(total_steps)));
+  return final + (base - final) * (1.0 + std::cos(kPi * t)) / 2.0;
+}
+
 }  // namespace pretext

@@ -12,4 +12,9 @@ namespace pretext {
 double warmup_cosine_lr(double base_lr, double final_lr, int64_t step, int64_t warmup_steps,
                         int64_t total_steps);
 
+/// Cosine ramp without warm-up from `base` at step 0 to `final` at step total_steps (DINO's
+/// weight-decay and teacher-momentum schedules): final + (base - final) * (1 + cos(pi * t)) / 2,
+/// t = step / total_steps clamped to [0, 1].
+double cosine_ramp(double base, double final, int64_t step, int64_t total_steps);
+
 }  // namespace pretext

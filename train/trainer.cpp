@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "train/gradient_clipping.h"
 #include "train/metrics_log.h"
 #include "train/schedule.h"
 #include "train/stop_signal.h"
@@ -52,6 +53,7 @@ Trainer::Trainer(std::shared_ptr<Objective> objective, Loader& loader, Comm& com
       options_(std::move(options)),
       device_(options_.device()) {
   TORCH_CHECK_VALUE(options_.epochs() >= 1, "train.epochs must be >= 1, got ", options_.epochs());
+  check_grad_clip_mode(options_.grad_clip_mode());
   TORCH_CHECK_VALUE(options_.log_every() >= 1, "train.log_every must be >= 1, got ",
                     options_.log_every());
   steps_per_epoch_ = loader_.batches_per_epoch();
@@ -86,6 +88,12 @@ void Trainer::save(const std::string& path) {
   save_checkpoint(path, *objective_, *optimizer_, position_, options_.config_text());
 }
 
+double Trainer::weight_decay_at(const Step& step) const {
+  const OptimizerOptions& o = optimizer_->options();
+  if (o.weight_decay_final() < 0.0) return o.weight_decay();
+  return cosine_ramp(o.weight_decay(), o.weight_decay_final(), step.index, step.total);
+}
+
 void Trainer::all_reduce_gradients() {
   if (comm_.world_size() == 1) return;
   std::vector<torch::Tensor> grads;
@@ -96,7 +104,8 @@ void Trainer::all_reduce_gradients() {
   for (auto& g : grads) g.div_(static_cast<double>(comm_.world_size()));
 }
 
-void Trainer::train_step(const HostBatch& host_batch, const Step& step, double lr, bool log) {
+void Trainer::train_step(const HostBatch& host_batch, const Step& step, double lr,
+                         double weight_decay, bool log) {
   Batch batch;
   for (const auto& view : host_batch.views) {
     batch.views.push_back(to_normalized_float(view, options_.mean(), options_.std(), device_));
@@ -117,10 +126,8 @@ void Trainer::train_step(const HostBatch& host_batch, const Step& step, double l
   out.loss.backward();
   all_reduce_gradients();
   objective_->before_optimizer_step(step);
-  if (options_.grad_clip() > 0.0) {
-    torch::nn::utils::clip_grad_norm_(objective_->parameters(), options_.grad_clip());
-  }
-  optimizer_->step(lr);
+  clip_gradients(objective_->parameters(), options_.grad_clip(), options_.grad_clip_mode());
+  optimizer_->step(lr, weight_decay);
   objective_->after_optimizer_step(step);
   last_loss_ = out.loss.detach();
   last_metrics_ = std::move(out.metrics);
@@ -160,7 +167,8 @@ TrainSummary Trainer::run() {
       const bool log_now = (step.index + 1) % options_.log_every() == 0 ||
                            step.index + 1 == stop_at || step.index == first_step;
       step.log_metrics = log_now;
-      train_step(*host_batch, step, lr, log_now);
+      const double weight_decay = weight_decay_at(step);
+      train_step(*host_batch, step, lr, weight_decay, log_now);
       ++position_.step;
       ++position_.batch_in_epoch;
       interval_images += host_batch->views.at(0).size(0) * comm_.world_size();
@@ -176,6 +184,7 @@ TrainSummary Trainer::run() {
               .add("epoch", step.epoch)
               .add("loss", summary.final_loss)
               .add("lr", lr)
+              .add("weight_decay", weight_decay)
               .add("images_per_s", images_per_s);
           for (const auto& [name, value] : last_metrics_) record.add(name, value.item<double>());
           log->write(record);

@@ -27,8 +27,10 @@ struct TrainerOptions {
   TORCH_ARG(double, lr) = 0.3;
   TORCH_ARG(double, final_lr) = 0.0;
   TORCH_ARG(double, warmup_epochs) = 10.0;
-  /// Clip the global gradient norm to this value (0 = off).
+  /// Clip the gradient norm to this value (0 = off).
   TORCH_ARG(double, grad_clip) = 0.0;
+  /// global (one norm over all parameters) | per_parameter (each parameter's own norm, DINO).
+  TORCH_ARG(std::string, grad_clip_mode) = "global";
   TORCH_ARG(int64_t, log_every) = 10;
   /// Keep a numbered checkpoint every N epochs besides `last` (0 = only `last`).
   TORCH_ARG(int64_t, checkpoint_every_epochs) = 1;
@@ -67,7 +69,10 @@ class Trainer {
   const RunPosition& position() const { return position_; }
 
  private:
-  void train_step(const HostBatch& host_batch, const Step& step, double lr, bool log);
+  void train_step(const HostBatch& host_batch, const Step& step, double lr, double weight_decay,
+                  bool log);
+  /// optim.weight_decay, or its cosine ramp to optim.weight_decay_final when that is set.
+  double weight_decay_at(const Step& step) const;
   void all_reduce_gradients();
   void save(const std::string& path);
 

@@ -8,6 +8,7 @@
 
 #include "objectives/registry.h"
 #include "tests/launch/process.h"
+#include "tests/test_util.h"
 #include "train/tensor_file.h"
 
 namespace pretext {
@@ -61,13 +62,12 @@ TEST(EndToEnd, TrainsEvaluatesAndWritesTheRunDirectory) {
   EXPECT_NE(lines_of(dir / "knn_k5.json").at(0).find("\"k\": 5"), std::string::npos);
 }
 
-// Small heads for any registered objective: every width-like option of its section set to 32.
+// Small heads, queues and crops for any registered objective.
 std::string small_heads(const std::string& objective) {
   std::string flags = "--objective.name=" + objective + " ";
   for (const auto& binding : make_objective_spec(objective)->bindings()) {
-    if (binding.key.find("_dim") != std::string::npos) {
-      flags += "--" + objective + "." + binding.key + "=32 ";
-    }
+    const std::string small = testing::small_objective_option(binding.key);
+    if (!small.empty()) flags += "--" + objective + "." + binding.key + "=" + small + " ";
   }
   return flags;
 }

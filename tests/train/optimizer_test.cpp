@@ -158,6 +158,24 @@ TEST_F(OptimizerTest, SgdMatchesTorchOptimSgd) {
   }
 }
 
+TEST_F(OptimizerTest, PerStepWeightDecayMatchesTorchSgdWithThatDecay) {
+  // A weight-decay schedule passes each step's value; it must act exactly like an optimizer
+  // built with that decay.
+  auto a = torch::randn({4, 5}).requires_grad_();
+  auto b = a.detach().clone().requires_grad_();
+  Optimizer ours({{"a", a}}, OptimizerOptions().name("sgd").momentum(0.9).weight_decay(1e-4));
+  torch::optim::SGD theirs({b}, torch::optim::SGDOptions(0.05).momentum(0.9).weight_decay(0.3));
+  for (int step = 0; step < 3; ++step) {
+    const auto g = torch::randn({4, 5});
+    a.mutable_grad() = g.clone();
+    b.mutable_grad() = g.clone();
+    ours.step(0.05, 0.3);
+    theirs.step();
+  }
+  EXPECT_TRUE(torch::equal(a, b)) << "max difference " << (a - b).abs().max().item<double>();
+  EXPECT_THROW(ours.step(0.05, -1.0), c10::ValueError);
+}
+
 TEST_F(OptimizerTest, SkipsFrozenParamsAndParamsWithoutGrad) {
   auto frozen = torch::ones({3, 3});
   auto no_grad_yet = torch::ones({2, 2}).requires_grad_();

@@ -65,5 +65,16 @@ TEST(ScheduleTest, RejectsBadArguments) {
   }
 }
 
+TEST(ScheduleTest, CosineRampRunsFromBaseToFinalWithoutWarmup) {
+  // DINO's weight decay 0.04 -> 0.4 over 100 steps.
+  EXPECT_DOUBLE_EQ(cosine_ramp(0.04, 0.4, 0, 100), 0.04);
+  EXPECT_NEAR(cosine_ramp(0.04, 0.4, 50, 100), 0.22, 1e-12);
+  EXPECT_NEAR(cosine_ramp(0.04, 0.4, 25, 100), 0.4 + (0.04 - 0.4) * (1 + std::cos(M_PI / 4)) / 2,
+              1e-12);
+  EXPECT_DOUBLE_EQ(cosine_ramp(0.04, 0.4, 100, 100), 0.4);
+  EXPECT_DOUBLE_EQ(cosine_ramp(0.04, 0.4, 300, 100), 0.4);
+  EXPECT_THROW(cosine_ramp(0.04, 0.4, 0, 0), c10::ValueError);
+}
+
 }  // namespace
 }  // namespace pretext
