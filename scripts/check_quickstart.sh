@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 binary=${1:-build/launch/pretext}
 run_dir=$(mktemp -d)
 trap 'rm -rf "$run_dir"' EXIT
-"$binary" train --config configs/quickstart.cfg --output "$run_dir" --train.progress=false
+"$binary" train --config configs/simclr_resnet18_fmnist.cfg --output "$run_dir" --train.progress=false
 /usr/bin/python3 - "$run_dir/knn.json" <<'PY'
 import json, sys
 results = json.load(open(sys.argv[1]))["results"]

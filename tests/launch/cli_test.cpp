@@ -28,7 +28,7 @@ TEST(Cli, HelpAndVersion) {
 
 TEST(Cli, UnknownKeyExitsTwoNamingTheKeyAndWritesNothing) {
   const auto dir = fresh_dir("cli_unknown_key");
-  const auto result = run_pretext("train --config configs/quickstart.cfg --output '" +
+  const auto result = run_pretext("train --config configs/simclr_resnet18_fmnist.cfg --output '" +
                                   (dir / "run").string() + "' --optim.learning_rate=0.1");
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("optim.learning_rate"), std::string::npos) << result.output;
@@ -51,7 +51,7 @@ TEST(Cli, UnknownKeyInFileNamesKeyAndFile) {
 
 TEST(Cli, MalformedValueExitsTwoNamingTheKey) {
   const auto dir = fresh_dir("cli_bad_value");
-  const auto result = run_pretext("train --config configs/quickstart.cfg --output '" +
+  const auto result = run_pretext("train --config configs/simclr_resnet18_fmnist.cfg --output '" +
                                   (dir / "run").string() + "' --train.epochs=three");
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("train.epochs"), std::string::npos) << result.output;
@@ -68,7 +68,7 @@ TEST(Cli, MissingFilesExitTwoNamingThePath) {
 }
 
 TEST(Cli, UnknownArgumentAndCommandExitTwo) {
-  EXPECT_EQ(run_pretext("train --config configs/quickstart.cfg --fast").exit_code, 2);
+  EXPECT_EQ(run_pretext("train --config configs/simclr_resnet18_fmnist.cfg --fast").exit_code, 2);
   EXPECT_EQ(run_pretext("pretrain").exit_code, 2);
 }
 
