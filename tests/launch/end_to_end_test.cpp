@@ -20,7 +20,8 @@ using testing::run_pretext;
 
 // A tiny model on 256 images: 8 steps per epoch at batch 32.
 const std::string kSmallRun =
-    "--config configs/simclr_resnet18_fmnist.cfg --data.limit=256 --train.batch_size=32 --train.epochs=2 "
+    "--config configs/simclr_resnet18_fmnist.cfg --data.limit=256 --train.batch_size=32 "
+    "--train.epochs=2 "
     "--model.width=0.125 --simclr.proj_hidden_dim=32 --simclr.proj_output_dim=16 "
     "--train.log_every=1 --train.threads=2 --data.num_workers=2 --data.eval_batch_size=128 "
     "--train.progress=false ";
