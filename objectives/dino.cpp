@@ -4,6 +4,7 @@
 #include "objectives/dino_loss.h"
 #include "objectives/embedding_stats.h"
 #include "objectives/momentum.h"
+#include "objectives/view_groups.h"
 
 namespace pretext {
 
@@ -96,17 +97,11 @@ double DinoObjective::teacher_temp(int64_t epoch) const {
 torch::Tensor DinoObjective::features_by_resolution(Backbone& backbone,
                                                     const std::vector<torch::Tensor>& views,
                                                     size_t count) {
-  // As the official MultiCropWrapper: consecutive crops of one size share a forward pass, so
-  // BatchNorm sees them together and the backbone runs once per resolution.
+  // As the official MultiCropWrapper: the crops of one size share a forward pass, so BatchNorm
+  // sees them together and the backbone runs once per resolution.
   std::vector<torch::Tensor> features;
-  size_t start = 0;
-  while (start < count) {
-    size_t end = start + 1;
-    while (end < count && views[end].sizes() == views[start].sizes()) ++end;
-    std::vector<torch::Tensor> run(views.begin() + static_cast<std::ptrdiff_t>(start),
-                                   views.begin() + static_cast<std::ptrdiff_t>(end));
-    features.push_back(backbone.forward(torch::cat(run)));
-    start = end;
+  for (const auto& group : concat_size_groups(views, count)) {
+    features.push_back(backbone.forward(group));
   }
   return torch::cat(features);
 }

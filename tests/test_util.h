@@ -1,6 +1,7 @@
 // Shared test helpers: a fixture that seeds every RNG, and paths into the repo.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -13,6 +14,19 @@ class Seeded : public ::testing::Test {
  protected:
   void SetUp() override { torch::manual_seed(1234); }
 };
+
+/// Runs fn, expects it to throw, and returns the message without the backtrace.
+inline std::string thrown_message(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const c10::Error& e) {
+    return e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected an exception";
+  return "";
+}
 
 inline std::string source_path(const std::string& relative) {
   return std::string(PRETEXT_SOURCE_DIR) + "/" + relative;

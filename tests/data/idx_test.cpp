@@ -18,18 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// Runs fn, expects it to throw, and returns the message (without backtrace).
-std::string thrown_message(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const c10::Error& e) {
-    return e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an exception";
-  return "";
-}
+using testing::thrown_message;
 
 std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims,
                                const std::vector<uint8_t>& data) {

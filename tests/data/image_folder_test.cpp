@@ -21,18 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// Runs fn, expects it to throw, and returns the message (without backtrace).
-std::string thrown_message(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const c10::Error& e) {
-    return e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an exception";
-  return "";
-}
+using testing::thrown_message;
 
 /// rows x cols BGR image whose pixel (r, c) is (B, G, R) = (10 r + seed, 10 c, r + c + seed).
 cv::Mat pattern(int rows, int cols, int seed) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "objectives/barlow_twins_loss.h"
+#include "tests/objectives/small_objective.h"
 #include "tests/test_util.h"
 
 namespace pretext {
@@ -103,10 +104,7 @@ TEST(BarlowTwinsLoss, PerfectlyCorrelatedDimensionsPayTheOffDiagonalTerm) {
 }
 
 TEST(BarlowTwinsObjectiveOptions, RejectsBadOptions) {
-  ObjectiveContext context;
-  context.make_backbone = [] {
-    return make_backbone(BackboneOptions().stem("small").width(0.125).in_channels(1));
-  };
+  const ObjectiveContext context = testing::small_context();
   EXPECT_THROW(BarlowTwinsObjective(context, BarlowTwinsOptions().lamb(-0.1)), c10::ValueError);
   EXPECT_THROW(BarlowTwinsObjective(context, BarlowTwinsOptions().scale_loss(0.0)),
                c10::ValueError);

@@ -8,6 +8,7 @@
 
 #include "objectives/momentum.h"
 #include "objectives/similarity_losses.h"
+#include "tests/objectives/small_objective.h"
 #include "tests/test_util.h"
 
 namespace pretext {
@@ -74,24 +75,12 @@ TEST(NormalizedMse, ClosedFormsForAlignedOppositeAndOrthogonalVectors) {
 class ByolTest : public testing::Seeded {
  protected:
   static std::shared_ptr<ByolObjective> build(ByolOptions options = small_options()) {
-    ObjectiveContext context;
-    context.image_size = 16;
-    context.make_backbone = [] {
-      return make_backbone(
-          BackboneOptions().arch("resnet18").stem("small").width(0.125).in_channels(1));
-    };
-    return std::make_shared<ByolObjective>(context, options);
+    return std::make_shared<ByolObjective>(testing::small_context(), options);
   }
   static ByolOptions small_options() {
     return ByolOptions().proj_hidden_dim(32).proj_output_dim(16).pred_hidden_dim(32);
   }
-  static Batch batch(int64_t size) {
-    Batch b;
-    b.views = {torch::randn({size, 1, 16, 16}), torch::randn({size, 1, 16, 16})};
-    b.labels = torch::zeros({size}, torch::kLong);
-    b.indices = torch::arange(size);
-    return b;
-  }
+  static Batch batch(int64_t size) { return testing::random_views(size, {16, 16}); }
   static std::vector<torch::Tensor> snapshot(const std::vector<torch::Tensor>& tensors) {
     std::vector<torch::Tensor> out;
     for (const auto& t : tensors) out.push_back(t.detach().clone());

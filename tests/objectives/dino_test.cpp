@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include "objectives/dino_loss.h"
+#include "objectives/view_groups.h"
+#include "tests/objectives/small_objective.h"
 #include "tests/test_util.h"
 
 namespace pretext {
@@ -133,16 +135,28 @@ TEST(DinoHead, OfficialParameterNamesAndWeightNormalizedPrototypes) {
   EXPECT_LE(head->forward(x).abs().max().item<double>(), 1.0 + 1e-5);
 }
 
+TEST(ConcatSizeGroups, OneTensorPerRunOfSameSizeViewsInViewOrder) {
+  const std::vector<torch::Tensor> views = {
+      torch::full({2, 1, 4, 4}, 0.0), torch::full({2, 1, 4, 4}, 1.0),
+      torch::full({2, 1, 2, 2}, 2.0), torch::full({2, 1, 2, 2}, 3.0),
+      torch::full({2, 1, 2, 2}, 4.0)};
+  const auto groups = concat_size_groups(views, views.size());
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].sizes(), torch::IntArrayRef({4, 1, 4, 4}));
+  EXPECT_EQ(groups[1].sizes(), torch::IntArrayRef({6, 1, 2, 2}));
+  EXPECT_EQ(groups[1][0].max().item<double>(), 2.0);  // view order kept inside a group
+  EXPECT_EQ(groups[1][5].max().item<double>(), 4.0);
+  // Only the first `count` views: the teacher's global crops.
+  const auto globals = concat_size_groups(views, 2);
+  ASSERT_EQ(globals.size(), 1u);
+  EXPECT_EQ(globals[0].size(0), 4);
+  EXPECT_THROW(concat_size_groups(views, 6), c10::Error);
+}
+
 class DinoTest : public testing::Seeded {
  protected:
   static std::shared_ptr<DinoObjective> build(DinoOptions options = small()) {
-    ObjectiveContext context;
-    context.image_size = 16;
-    context.make_backbone = [] {
-      return make_backbone(
-          BackboneOptions().arch("resnet18").stem("small").width(0.125).in_channels(1));
-    };
-    return std::make_shared<DinoObjective>(context, options);
+    return std::make_shared<DinoObjective>(testing::small_context(), options);
   }
   static DinoOptions small() {
     return DinoOptions()
@@ -153,12 +167,9 @@ class DinoTest : public testing::Seeded {
         .local_crops_size(8);
   }
   static Batch batch(int64_t size, int64_t locals = 3) {
-    Batch b;
-    b.views = {torch::randn({size, 1, 16, 16}), torch::randn({size, 1, 16, 16})};
-    for (int64_t i = 0; i < locals; ++i) b.views.push_back(torch::randn({size, 1, 8, 8}));
-    b.labels = torch::zeros({size}, torch::kLong);
-    b.indices = torch::arange(size);
-    return b;
+    std::vector<int64_t> sizes = {16, 16};
+    sizes.resize(static_cast<size_t>(2 + locals), 8);
+    return testing::random_views(size, sizes);
   }
 };
 

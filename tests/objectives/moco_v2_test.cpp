@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "objectives/info_nce.h"
+#include "tests/objectives/small_objective.h"
 #include "tests/test_util.h"
 
 namespace pretext {
@@ -75,13 +76,7 @@ TEST(InfoNce, PositiveAccuracyCountsQueriesWhoseKeyWins) {
 class MocoV2Test : public testing::Seeded {
  protected:
   static std::shared_ptr<MocoV2Objective> build(MocoV2Options options) {
-    ObjectiveContext context;
-    context.image_size = 16;
-    context.make_backbone = [] {
-      return make_backbone(
-          BackboneOptions().arch("resnet18").stem("small").width(0.125).in_channels(1));
-    };
-    return std::make_shared<MocoV2Objective>(context, options);
+    return std::make_shared<MocoV2Objective>(testing::small_context(), options);
   }
   static MocoV2Options small(int64_t queue_size, bool symmetric) {
     return MocoV2Options()
@@ -90,13 +85,7 @@ class MocoV2Test : public testing::Seeded {
         .queue_size(queue_size)
         .symmetric(symmetric);
   }
-  static Batch batch(int64_t size) {
-    Batch b;
-    b.views = {torch::randn({size, 1, 16, 16}), torch::randn({size, 1, 16, 16})};
-    b.labels = torch::zeros({size}, torch::kLong);
-    b.indices = torch::arange(size);
-    return b;
-  }
+  static Batch batch(int64_t size) { return testing::random_views(size, {16, 16}); }
   /// The keys MoCo enqueues for view v: normalized key-encoder output, computed independently.
   static torch::Tensor keys_of(MocoV2Objective& moco, const torch::Tensor& view) {
     torch::NoGradGuard no_grad;

@@ -5,6 +5,7 @@
 #include "models/backbone.h"
 #include "objectives/embedding_stats.h"
 #include "objectives/registry.h"
+#include "tests/objectives/small_objective.h"
 #include "tests/test_util.h"
 
 namespace pretext {
@@ -21,26 +22,14 @@ std::shared_ptr<Objective> build_small(const std::string& name, Comm& comm) {
     const std::string small = testing::small_objective_option(binding.key);
     if (!small.empty()) assign_option(binding, binding.key, small);
   }
-  ObjectiveContext context;
-  context.comm = &comm;
-  context.image_size = kImageSize;
-  context.make_backbone = [] {
-    return make_backbone(
-        BackboneOptions().arch("resnet18").stem("small").width(0.125).in_channels(1));
-  };
-  return spec->build(context);
+  return spec->build(testing::small_context(kImageSize, &comm));
 }
 
 Batch random_batch(const Objective& objective, int64_t batch_size) {
   const ViewSpec spec = objective.view_spec();
-  Batch batch;
-  for (int64_t v = 0; v < spec.num_global + spec.num_local; ++v) {
-    const int64_t size = v < spec.num_global ? spec.global_size : spec.local_size;
-    batch.views.push_back(torch::randn({batch_size, 1, size, size}));
-  }
-  batch.labels = torch::zeros({batch_size}, torch::kLong);
-  batch.indices = torch::arange(batch_size);
-  return batch;
+  std::vector<int64_t> sizes(static_cast<size_t>(spec.num_global), spec.global_size);
+  sizes.resize(static_cast<size_t>(spec.num_global + spec.num_local), spec.local_size);
+  return testing::random_views(batch_size, sizes);
 }
 
 class EveryObjective : public testing::Seeded, public ::testing::WithParamInterface<std::string> {};

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "objectives/similarity_losses.h"
+#include "tests/objectives/small_objective.h"
 #include "tests/test_util.h"
 
 namespace pretext {
@@ -82,13 +83,7 @@ TEST(NegativeCosine, ClosedFormsAndShapeCheck) {
 class SimsiamTest : public testing::Seeded {
  protected:
   static std::shared_ptr<SimsiamObjective> build(SimsiamOptions options) {
-    ObjectiveContext context;
-    context.image_size = 16;
-    context.make_backbone = [] {
-      return make_backbone(
-          BackboneOptions().arch("resnet18").stem("small").width(0.125).in_channels(1));
-    };
-    return std::make_shared<SimsiamObjective>(context, options);
+    return std::make_shared<SimsiamObjective>(testing::small_context(), options);
   }
 };
 

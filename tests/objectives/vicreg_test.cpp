@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "objectives/vicreg_loss.h"
+#include "tests/objectives/small_objective.h"
 #include "tests/test_util.h"
 
 namespace pretext {
@@ -131,10 +132,7 @@ TEST(VicregLoss, ClosedForms) {
 }
 
 TEST(VicregObjectiveOptions, RejectsBadOptions) {
-  ObjectiveContext context;
-  context.make_backbone = [] {
-    return make_backbone(BackboneOptions().stem("small").width(0.125).in_channels(1));
-  };
+  const ObjectiveContext context = testing::small_context();
   EXPECT_THROW(VicregObjective(context, VicregOptions().std_coeff(-1.0)), c10::ValueError);
   EXPECT_THROW(VicregObjective(context, VicregOptions().sim_coeff(0).std_coeff(0).cov_coeff(0)),
                c10::ValueError);

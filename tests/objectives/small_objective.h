@@ -1,0 +1,36 @@
+// What objective tests share: a context with a tiny 1-channel ResNet-18 and random batches.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "models/backbone.h"
+#include "objectives/objective.h"
+#include "objectives/registry.h"
+
+namespace pretext::testing {
+
+/// Global crops of `image_size` px through a small-stem ResNet-18 at width 0.125.
+inline ObjectiveContext small_context(int64_t image_size = 16, Comm* comm = nullptr) {
+  ObjectiveContext context;
+  context.comm = comm;
+  context.image_size = image_size;
+  context.make_backbone = [] {
+    return make_backbone(
+        BackboneOptions().arch("resnet18").stem("small").width(0.125).in_channels(1));
+  };
+  return context;
+}
+
+/// `batch_size` images as random 1-channel views of the given sizes, in order.
+inline Batch random_views(int64_t batch_size, const std::vector<int64_t>& sizes) {
+  Batch batch;
+  for (const int64_t size : sizes) batch.views.push_back(torch::randn({batch_size, 1, size, size}));
+  batch.labels = torch::zeros({batch_size}, torch::kLong);
+  batch.indices = torch::arange(batch_size);
+  return batch;
+}
+
+}  // namespace pretext::testing
