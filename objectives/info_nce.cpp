@@ -21,4 +21,23 @@ InfoNceOutput info_nce_with_queue(const torch::Tensor& q, const torch::Tensor& k
   return out;
 }
 
+InfoNceOutput info_nce_in_batch(const torch::Tensor& q, const torch::Tensor& keys, int64_t offset,
+                                double temperature) {
+  TORCH_CHECK(q.dim() == 2 && keys.dim() == 2 && q.size(1) == keys.size(1),
+              "info_nce_in_batch: q and keys must be [B, D] and [M, D], got ", q.sizes(), " and ",
+              keys.sizes());
+  TORCH_CHECK(0 <= offset && offset + q.size(0) <= keys.size(0), "info_nce_in_batch: rows [",
+              offset, ", ", offset + q.size(0), ") are not inside the ", keys.size(0), " keys");
+  TORCH_CHECK(temperature > 0.0, "info_nce_in_batch: temperature must be > 0, got ", temperature);
+  namespace F = torch::nn::functional;
+  const auto qn = F::normalize(q.to(torch::kFloat), F::NormalizeFuncOptions().dim(1));
+  const auto kn = F::normalize(keys.to(torch::kFloat), F::NormalizeFuncOptions().dim(1));
+  const auto logits = torch::matmul(qn, kn.t()).div(temperature);  // [B, M]
+  const auto target = torch::arange(offset, offset + q.size(0), q.options().dtype(torch::kLong));
+  InfoNceOutput out;
+  out.loss = F::cross_entropy(logits, target);
+  out.positive_acc = logits.detach().argmax(1).eq(target).to(torch::kFloat).mean();
+  return out;
+}
+
 }  // namespace pretext

@@ -18,4 +18,11 @@ struct InfoNceOutput {
 InfoNceOutput info_nce_with_queue(const torch::Tensor& q, const torch::Tensor& k,
                                   const torch::Tensor& queue, double temperature);
 
+/// In-batch InfoNCE (MoCo v3, arXiv:2104.02057, Algorithm 1): q [B, D] against keys [M, D]
+/// (M >= B; this process's keys sit at rows [offset, offset + B), the rest are other ranks'
+/// negatives), both L2-normalized here; logits q.keys^T / temperature, target row offset + i
+/// for query i. Returns the plain cross-entropy (MoCo v3 scales it by 2 * temperature).
+InfoNceOutput info_nce_in_batch(const torch::Tensor& q, const torch::Tensor& keys, int64_t offset,
+                                double temperature);
+
 }  // namespace pretext

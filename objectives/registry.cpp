@@ -9,6 +9,7 @@
 #include "objectives/byol.h"
 #include "objectives/dino.h"
 #include "objectives/moco_v2.h"
+#include "objectives/moco_v3.h"
 #include "objectives/simclr.h"
 #include "objectives/simsiam.h"
 #include "objectives/vicreg.h"
@@ -27,6 +28,7 @@ const std::vector<std::pair<std::string, SpecMaker>>& registry() {
   static const std::vector<std::pair<std::string, SpecMaker>> table = {
       entry<SimclrOptions, SimclrObjective>("simclr"),
       entry<MocoV2Options, MocoV2Objective>("moco_v2"),
+      entry<MocoV3Options, MocoV3Objective>("moco_v3"),
       entry<ByolOptions, ByolObjective>("byol"),
       entry<SimsiamOptions, SimsiamObjective>("simsiam"),
       entry<BarlowTwinsOptions, BarlowTwinsObjective>("barlow_twins"),

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 out_dir=${1:-runs/compare}
 shift || true
 binary=${PRETEXT_BIN:-build/launch/pretext}
-objectives=(simclr moco_v2 byol simsiam barlow_twins vicreg dino)
+objectives=(simclr moco_v2 moco_v3 byol simsiam barlow_twins vicreg dino)
 mkdir -p "$out_dir"
 for objective in "${objectives[@]}"; do
   run="$out_dir/$objective"

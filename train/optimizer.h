@@ -1,7 +1,8 @@
-// SGD with momentum and LARS (You et al., arXiv:1708.03888), as used by SimCLR and BYOL.
-// Following solo-learn/lightly, parameters with one dimension (biases, norm scales and shifts)
-// get neither weight decay nor the LARS trust-ratio adaptation.
-// The state (momentum buffers) is exposed by name so checkpoints are not pickles.
+// SGD with momentum, LARS (You et al., arXiv:1708.03888; SimCLR, BYOL) and AdamW (Loshchilov &
+// Hutter, arXiv:1711.05101; MAE, DINO-ViT, MoCo v3). Following solo-learn/lightly/timm,
+// parameters with one dimension (biases, norm scales and shifts) get neither weight decay nor
+// the LARS trust-ratio adaptation. The state (momentum / Adam moments and step counts) is
+// exposed by name so checkpoints are not pickles.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +18,7 @@ namespace pretext {
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
 struct OptimizerOptions {
-  /// sgd | lars.
+  /// sgd | lars | adamw.
   TORCH_ARG(std::string, name) = "lars";
   TORCH_ARG(double, momentum) = 0.9;
   TORCH_ARG(double, weight_decay) = 1e-6;
@@ -28,6 +29,10 @@ struct OptimizerOptions {
   /// LARS trust coefficient eta (SimCLR: 0.001).
   TORCH_ARG(double, trust_coefficient) = 0.001;
   TORCH_ARG(bool, nesterov) = false;
+  /// AdamW moment coefficients (PyTorch: 0.9, 0.999; MAE: 0.9, 0.95) and epsilon.
+  TORCH_ARG(double, beta1) = 0.9;
+  TORCH_ARG(double, beta2) = 0.999;
+  TORCH_ARG(double, eps) = 1e-8;
   /// Exempt 1-d parameters (biases, BatchNorm) from weight decay and LARS adaptation.
   TORCH_ARG(bool, exclude_bias_and_norm) = true;
 };
@@ -45,8 +50,9 @@ class Optimizer {
   void step(double lr, double weight_decay);
   void zero_grad();
 
-  /// "momentum/<param name>" -> buffer, for every buffer created so far. The tensors are the
-  /// live buffers, not copies: write or clone them before the next step().
+  /// "<kind>/<param name>" -> buffer for every buffer created so far; kinds are "momentum"
+  /// (sgd, lars) and "exp_avg", "exp_avg_sq", "step" (adamw). The tensors are the live
+  /// buffers, not copies: write or clone them before the next step().
   NamedTensors state() const;
   /// Restores state() output; a name that matches no parameter or a shape mismatch throws.
   /// Buffers absent from `state` are reset, as in a freshly built optimizer.
@@ -54,9 +60,14 @@ class Optimizer {
   const OptimizerOptions& options() const { return options_; }
 
  private:
+  void sgd_or_lars_update(size_t i, double lr, double weight_decay);
+  void adamw_update(size_t i, double lr, double weight_decay);
+  /// Buffers of one kind, parallel to params_, undefined until a parameter's first step.
+  std::vector<torch::Tensor>& buffers(const std::string& kind);
+
   OptimizerOptions options_;
   NamedTensors params_;
-  std::vector<torch::Tensor> momentum_;  // parallel to params_, undefined until first step
+  std::map<std::string, std::vector<torch::Tensor>> state_;  // kind -> buffers
 };
 
 }  // namespace pretext

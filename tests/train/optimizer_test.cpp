@@ -176,6 +176,39 @@ TEST_F(OptimizerTest, PerStepWeightDecayMatchesTorchSgdWithThatDecay) {
   EXPECT_THROW(ours.step(0.05, -1.0), c10::ValueError);
 }
 
+TEST_F(OptimizerTest, AdamwMatchesTorchOptimAdamW) {
+  // MAE's betas, decay on a matrix only (the 1-d bias is exempt on both sides).
+  auto w = torch::randn({4, 5}).requires_grad_();
+  auto b = torch::randn({5}).requires_grad_();
+  auto w2 = w.detach().clone().requires_grad_();
+  auto b2 = b.detach().clone().requires_grad_();
+  Optimizer ours({{"w", w}, {"b", b}},
+                 OptimizerOptions().name("adamw").beta1(0.9).beta2(0.95).weight_decay(0.05));
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(std::vector<torch::Tensor>{w2},
+                      std::make_unique<torch::optim::AdamWOptions>(
+                          torch::optim::AdamWOptions(1e-3).betas({0.9, 0.95}).weight_decay(0.05)));
+  groups.emplace_back(std::vector<torch::Tensor>{b2},
+                      std::make_unique<torch::optim::AdamWOptions>(
+                          torch::optim::AdamWOptions(1e-3).betas({0.9, 0.95}).weight_decay(0.0)));
+  torch::optim::AdamW theirs(std::move(groups));
+  for (int step = 0; step < 5; ++step) {
+    const auto gw = torch::randn({4, 5});
+    const auto gb = torch::randn({5});
+    w.mutable_grad() = gw.clone();
+    b.mutable_grad() = gb.clone();
+    w2.mutable_grad() = gw.clone();
+    b2.mutable_grad() = gb.clone();
+    ours.step(1e-3);
+    theirs.step();
+  }
+  EXPECT_TRUE(torch::allclose(w, w2, 1e-6, 1e-7))
+      << "max difference " << (w - w2).abs().max().item<double>();
+  EXPECT_TRUE(torch::allclose(b, b2, 1e-6, 1e-7))
+      << "max difference " << (b - b2).abs().max().item<double>();
+  EXPECT_THROW(Optimizer({{"w", w}}, OptimizerOptions().name("adamw").beta2(1.0)), c10::ValueError);
+}
+
 TEST_F(OptimizerTest, SkipsFrozenParamsAndParamsWithoutGrad) {
   auto frozen = torch::ones({3, 3});
   auto no_grad_yet = torch::ones({2, 2}).requires_grad_();
@@ -186,8 +219,8 @@ TEST_F(OptimizerTest, SkipsFrozenParamsAndParamsWithoutGrad) {
 }
 
 TEST_F(OptimizerTest, StateRoundTripResumesBitwise) {
-  for (const std::string name : {"sgd", "lars"}) {
-    const auto options = OptimizerOptions().name(name).weight_decay(1e-3).nesterov(true);
+  for (const std::string name : {"sgd", "lars", "adamw"}) {
+    const auto options = OptimizerOptions().name(name).weight_decay(1e-3).nesterov(name != "adamw");
     NamedTensors params = make_params();
     Optimizer uninterrupted(params, options);
     for (int step = 0; step < 3; ++step) {
@@ -196,8 +229,9 @@ TEST_F(OptimizerTest, StateRoundTripResumesBitwise) {
     }
     std::map<std::string, torch::Tensor> saved;
     for (const auto& [key, value] : uninterrupted.state()) saved[key] = value.clone();
-    ASSERT_EQ(saved.size(), 2u);
-    ASSERT_EQ(saved.count("momentum/w"), 1u);
+    // Two parameters: one momentum buffer each, or Adam's two moments and step count each.
+    ASSERT_EQ(saved.size(), name == "adamw" ? 6u : 2u);
+    ASSERT_EQ(saved.count(name == "adamw" ? "exp_avg_sq/w" : "momentum/w"), 1u);
 
     NamedTensors resumed_params;
     for (const auto& [key, value] : params) {
@@ -241,7 +275,7 @@ TEST_F(OptimizerTest, RejectsUnknownNameAndBadOptions) {
     Optimizer(make_params(), OptimizerOptions().name("adam"));
     FAIL() << "expected an error";
   } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("sgd|lars"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("sgd|lars|adamw"), std::string::npos) << e.what();
   }
   EXPECT_THROW(Optimizer(make_params(), OptimizerOptions().momentum(-0.1)), c10::Error);
   EXPECT_THROW(Optimizer(make_params(), OptimizerOptions().momentum(0.0).nesterov(true)),
