@@ -19,7 +19,8 @@ void apply_runtime_settings(const RunConfig& config) {
 std::shared_ptr<Objective> build_objective(const RunConfig& config, int64_t in_channels,
                                            Comm& comm) {
   BackboneOptions backbone = config.backbone;
-  backbone.in_channels(in_channels);
+  // The position-embedding grid of a ViT follows the configured crop size.
+  backbone.in_channels(in_channels).image_size(config.image_size);
   ObjectiveContext context;
   context.comm = &comm;
   context.image_size = config.image_size;

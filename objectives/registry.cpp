@@ -8,6 +8,7 @@
 #include "objectives/barlow_twins.h"
 #include "objectives/byol.h"
 #include "objectives/dino.h"
+#include "objectives/mae.h"
 #include "objectives/moco_v2.h"
 #include "objectives/moco_v3.h"
 #include "objectives/simclr.h"
@@ -34,6 +35,7 @@ const std::vector<std::pair<std::string, SpecMaker>>& registry() {
       entry<BarlowTwinsOptions, BarlowTwinsObjective>("barlow_twins"),
       entry<VicregOptions, VicregObjective>("vicreg"),
       entry<DinoOptions, DinoObjective>("dino"),
+      entry<MaeOptions, MaeObjective>("mae"),
   };
   return table;
 }

@@ -39,8 +39,13 @@ inline std::string small_objective_option(const std::string& key) {
   if (key == "queue_size") return "48";  // not a multiple of the test batches: the pointer wraps
   if (key == "local_crops_number") return "2";
   if (key == "local_crops_size") return "8";
+  if (key == "decoder_depth") return "1";
+  if (key == "decoder_heads") return "2";
   return "";
 }
+
+/// Objectives that only run on a Vision Transformer (masked-image modelling).
+inline bool needs_vit(const std::string& objective) { return objective == "mae"; }
 
 /// Where Debian's dataset-fashion-mnist puts the real dataset.
 inline std::string fashion_mnist_root() { return "/usr/share/datasets/fashion-mnist"; }

@@ -24,7 +24,7 @@ ViewGroup group(int64_t count, int64_t size, AugmentOptions augment) {
 
 }  // namespace
 
-std::vector<std::string> augment_recipe_names() { return {"simclr", "byol", "dino"}; }
+std::vector<std::string> augment_recipe_names() { return {"simclr", "byol", "dino", "mae"}; }
 
 ViewPlan make_view_plan(const ViewSpec& spec, const std::string& recipe,
                         const AugmentOptions& augment) {
@@ -40,6 +40,11 @@ ViewPlan make_view_plan(const ViewSpec& spec, const std::string& recipe,
   std::vector<ViewGroup> groups;
   if (recipe == "simclr") {
     groups.push_back(group(spec.num_global, spec.global_size, augment));
+  } else if (recipe == "mae") {
+    // Crop and flip only: MAE's reconstruction target is the image itself.
+    auto plain = augment;
+    plain.jitter_prob(0.0).grayscale_prob(0.0).blur_prob(0.0).solarize_prob(0.0);
+    groups.push_back(group(spec.num_global, spec.global_size, plain));
   } else {
     // Asymmetric pair: the first view is always blurred, the second rarely but may be solarized.
     auto first = augment;

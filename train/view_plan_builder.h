@@ -20,6 +20,7 @@ std::vector<std::string> augment_recipe_names();
 ///  - "byol" (BYOL / DINO asymmetric chains): global view 1 blurs always and never solarizes,
 ///    global view 2 blurs with p 0.1 and solarizes with p 0.2, further global views as view 1;
 ///  - "dino": as "byol" for the global views; local crops blur with p 0.5, never solarize.
+///  - "mae": RandomResizedCrop and flip from `augment`, no colour, blur or solarization.
 /// Local crops of "simclr" and "byol" use `augment`'s blur and solarization. An unknown recipe
 /// lists the known ones.
 ViewPlan make_view_plan(const ViewSpec& spec, const std::string& recipe,

@@ -66,6 +66,8 @@ TEST(EndToEnd, TrainsEvaluatesAndWritesTheRunDirectory) {
 // Small heads, queues and crops for any registered objective.
 std::string small_heads(const std::string& objective) {
   std::string flags = "--objective.name=" + objective + " ";
+  if (testing::needs_vit(objective))
+    flags += "--model.arch=vit_tiny --model.patch_size=7 --model.width=1 ";
   for (const auto& binding : make_objective_spec(objective)->bindings()) {
     const std::string small = testing::small_objective_option(binding.key);
     if (!small.empty()) flags += "--" + objective + "." + binding.key + "=" + small + " ";

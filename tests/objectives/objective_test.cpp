@@ -22,7 +22,8 @@ std::shared_ptr<Objective> build_small(const std::string& name, Comm& comm) {
     const std::string small = testing::small_objective_option(binding.key);
     if (!small.empty()) assign_option(binding, binding.key, small);
   }
-  return spec->build(testing::small_context(kImageSize, &comm));
+  return spec->build(testing::needs_vit(name) ? testing::small_vit_context(kImageSize, &comm)
+                                              : testing::small_context(kImageSize, &comm));
 }
 
 Batch random_batch(const Objective& objective, int64_t batch_size) {

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "models/backbone.h"
+#include "models/vit.h"
 #include "objectives/objective.h"
 #include "objectives/registry.h"
 
@@ -20,6 +21,21 @@ inline ObjectiveContext small_context(int64_t image_size = 16, Comm* comm = null
   context.make_backbone = [] {
     return make_backbone(
         BackboneOptions().arch("resnet18").stem("small").width(0.125).in_channels(1));
+  };
+  return context;
+}
+
+/// A 2-block, 32-wide ViT with 4 px patches and fixed sin-cos positions.
+inline ObjectiveContext small_vit_context(int64_t image_size = 16, Comm* comm = nullptr) {
+  ObjectiveContext context;
+  context.comm = comm;
+  context.image_size = image_size;
+  context.make_backbone = [image_size] {
+    return std::make_shared<VisionTransformer>(VitOptions(32, 2, 2)
+                                                   .patch_size(4)
+                                                   .image_size(image_size)
+                                                   .in_channels(1)
+                                                   .pos_embed("sincos"));
   };
   return context;
 }

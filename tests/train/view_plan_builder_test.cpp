@@ -75,6 +75,21 @@ TEST(ViewPlanBuilder, LocalCropsFollowTheGlobalViewsAtTheirOwnSizeAndScale) {
   }
 }
 
+TEST(ViewPlanBuilder, MaeKeepsOnlyCropAndFlip) {
+  const auto base = AugmentOptions().crop_scale_min(0.2).flip_prob(0.5);
+  ViewSpec one = ViewSpec::two_views(32);
+  one.num_global = 1;
+  const ViewPlan plan = make_view_plan(one, "mae", base);
+  ASSERT_EQ(plan.num_views(), 1);
+  const auto& chain = plan.groups()[0].augment;
+  EXPECT_DOUBLE_EQ(chain.crop_scale_min(), 0.2);
+  EXPECT_DOUBLE_EQ(chain.flip_prob(), 0.5);
+  EXPECT_DOUBLE_EQ(chain.jitter_prob(), 0.0);
+  EXPECT_DOUBLE_EQ(chain.grayscale_prob(), 0.0);
+  EXPECT_DOUBLE_EQ(chain.blur_prob(), 0.0);
+  EXPECT_DOUBLE_EQ(chain.solarize_prob(), 0.0);
+}
+
 TEST(ViewPlanBuilder, UnknownRecipeListsTheKnownOnes) {
   try {
     make_view_plan(ViewSpec::two_views(32), "swav", AugmentOptions());
@@ -82,7 +97,7 @@ TEST(ViewPlanBuilder, UnknownRecipeListsTheKnownOnes) {
   } catch (const c10::ValueError& e) {
     const std::string message = e.what();
     EXPECT_NE(message.find("'swav'"), std::string::npos) << message;
-    EXPECT_NE(message.find("simclr byol dino"), std::string::npos) << message;
+    EXPECT_NE(message.find("simclr byol dino mae"), std::string::npos) << message;
   }
   ViewSpec bad = multi_crop(2);
   bad.local_size = 0;

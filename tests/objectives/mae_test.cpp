@@ -1,0 +1,149 @@
+// MAE: masking counts and the restore permutation, patchify against a naive loop and its
+// inverse, the masked loss against a per-patch loop, and the objective on a tiny ViT.
+#include "objectives/mae.h"
+
+#include <gtest/gtest.h>
+
+#include "objectives/mae_masking.h"
+#include "tests/objectives/small_objective.h"
+#include "tests/test_util.h"
+
+namespace pretext {
+namespace {
+
+class MaeMaskingTest : public testing::Seeded {};
+
+TEST_F(MaeMaskingTest, KeepsRoundedShareOfPatchesAndRestoreInvertsTheShuffle) {
+  const int64_t b = 3;
+  const int64_t l = 10;
+  const int64_t d = 4;
+  const auto x = torch::randn({b, l, d});
+  const auto noise = torch::rand({b, l});
+  const auto m = random_masking(x, 0.75, noise);
+  const int64_t keep = 3;  // round(10 * 0.25) = round(2.5) = 3 (llround rounds half away)
+  EXPECT_EQ(num_visible(l, 0.75), keep);
+  EXPECT_EQ(num_visible(196, 0.75), 49);
+  EXPECT_EQ(num_visible(16, 0.75), 4);
+  ASSERT_EQ(m.kept.sizes(), torch::IntArrayRef({b, keep, d}));
+  for (int64_t i = 0; i < b; ++i) {
+    EXPECT_EQ(m.mask[i].sum().item<double>(), static_cast<double>(l - keep)) << "sample " << i;
+    // The kept tokens are those with the smallest noise, and the mask is 0 exactly there.
+    const auto smallest = std::get<1>(noise[i].topk(keep, 0, /*largest=*/false));
+    for (int64_t k = 0; k < keep; ++k) {
+      const int64_t index = m.ids_keep[i][k].item<int64_t>();
+      EXPECT_EQ(m.mask[i][index].item<double>(), 0.0);
+      EXPECT_TRUE(torch::equal(m.kept[i][k], x[i][index]));
+      EXPECT_TRUE(smallest.eq(index).any().item<bool>());
+    }
+  }
+  // [kept tokens, placeholders] gathered by ids_restore puts every kept token back in place.
+  const auto filled = torch::cat({m.kept, torch::full({b, l - keep, d}, 99.0f)}, 1);
+  const auto restored = filled.gather(1, m.ids_restore.unsqueeze(-1).expand({b, l, d}));
+  for (int64_t i = 0; i < b; ++i) {
+    for (int64_t j = 0; j < l; ++j) {
+      if (m.mask[i][j].item<double>() == 0.0) {
+        EXPECT_TRUE(torch::equal(restored[i][j], x[i][j])) << i << "," << j;
+      } else {
+        EXPECT_EQ(restored[i][j][0].item<float>(), 99.0f) << i << "," << j;
+      }
+    }
+  }
+}
+
+TEST_F(MaeMaskingTest, PatchifyMatchesNaiveLayoutAndUnpatchifyInvertsIt) {
+  const int64_t p = 2;
+  const auto images = torch::randn({2, 3, 4, 6});
+  const auto patches = patchify(images, p);
+  ASSERT_EQ(patches.sizes(), torch::IntArrayRef({2, 6, p * p * 3}));
+  // Patch (gi, gj) at index gi * 3 + gj; pixel (u, v), channel c at (u * p + v) * C + c.
+  for (int64_t gi = 0; gi < 2; ++gi) {
+    for (int64_t gj = 0; gj < 3; ++gj) {
+      for (int64_t u = 0; u < p; ++u) {
+        for (int64_t v = 0; v < p; ++v) {
+          for (int64_t c = 0; c < 3; ++c) {
+            EXPECT_EQ(patches[1][gi * 3 + gj][(u * p + v) * 3 + c].item<float>(),
+                      images[1][c][gi * p + u][gj * p + v].item<float>());
+          }
+        }
+      }
+    }
+  }
+  const auto square = torch::randn({2, 1, 8, 8});
+  EXPECT_TRUE(torch::equal(unpatchify(patchify(square, 4), 4, 1), square));
+  EXPECT_THROW(patchify(torch::randn({1, 1, 5, 4}), 2), c10::Error);
+}
+
+TEST_F(MaeMaskingTest, LossCountsMaskedPatchesOnlyLikeAPerPatchLoop) {
+  const auto pred = torch::randn({2, 4, 6}, torch::kFloat64);
+  const auto target = torch::randn({2, 4, 6}, torch::kFloat64) * 2 + 1;
+  const auto mask = torch::tensor({{1.0, 0.0, 1.0, 0.0}, {0.0, 0.0, 1.0, 1.0}}, torch::kFloat64);
+  for (const bool norm : {false, true}) {
+    double total = 0.0;
+    double count = 0.0;
+    for (int64_t i = 0; i < 2; ++i) {
+      for (int64_t j = 0; j < 4; ++j) {
+        if (mask[i][j].item<double>() == 0.0) continue;
+        std::vector<double> t(6);
+        double mean = 0.0;
+        for (int64_t k = 0; k < 6; ++k) mean += (t[k] = target[i][j][k].item<double>()) / 6.0;
+        double var = 0.0;
+        for (const double v : t) var += (v - mean) * (v - mean) / 5.0;  // unbiased
+        double se = 0.0;
+        for (int64_t k = 0; k < 6; ++k) {
+          const double goal = norm ? (t[k] - mean) / std::sqrt(var + 1e-6) : t[k];
+          const double diff = pred[i][j][k].item<double>() - goal;
+          se += diff * diff / 6.0;
+        }
+        total += se;
+        count += 1.0;
+      }
+    }
+    EXPECT_NEAR(masked_reconstruction_loss(pred, target, mask, norm).item<double>(), total / count,
+                1e-5)
+        << "norm_pix_loss " << norm;
+  }
+}
+
+class MaeObjectiveTest : public testing::Seeded {
+ protected:
+  static std::shared_ptr<MaeObjective> build() {
+    return std::make_shared<MaeObjective>(
+        testing::small_vit_context(),
+        MaeOptions().decoder_dim(16).decoder_depth(1).decoder_heads(2));
+  }
+};
+
+TEST_F(MaeObjectiveTest, LossIsOnMaskedPatchesAndTrainsEncoderAndDecoder) {
+  auto mae = build();
+  mae->train();
+  const auto images = torch::randn({3, 1, 16, 16});
+  const auto noise = torch::rand({3, 16});
+  const auto out = mae->forward_with_noise(images, noise);
+  ASSERT_EQ(out.pred.sizes(), torch::IntArrayRef({3, 16, 16}));
+  EXPECT_EQ(out.mask.sum().item<double>(), 3.0 * 12.0);  // 4 of 16 patches visible
+  const auto expected = masked_reconstruction_loss(out.pred, patchify(images, 4), out.mask, true);
+  EXPECT_NEAR(out.loss.item<double>(), expected.item<double>(), 1e-6);
+  out.loss.backward();
+  EXPECT_TRUE(mae->vit().named_parameters()["cls_token"].grad().defined());
+  EXPECT_TRUE(mae->named_parameters()["mask_token"].grad().defined());
+  // The decoder's position embedding is fixed.
+  EXPECT_FALSE(mae->named_buffers()["decoder_pos_embed"].requires_grad());
+
+  // compute_loss draws its mask from (step, first index): repeatable, and new at the next step.
+  Batch batch = testing::random_views(3, {16});
+  Step step;
+  step.index = 5;
+  const double a = mae->compute_loss(batch, step).loss.item<double>();
+  EXPECT_DOUBLE_EQ(mae->compute_loss(batch, step).loss.item<double>(), a);
+  step.index = 6;
+  EXPECT_NE(mae->compute_loss(batch, step).loss.item<double>(), a);
+}
+
+TEST_F(MaeObjectiveTest, RejectsConvolutionalBackbonesAndBadOptions) {
+  EXPECT_THROW(MaeObjective(testing::small_context(), MaeOptions()), c10::ValueError);
+  ObjectiveContext context = testing::small_context();
+  EXPECT_THROW(MaeObjective(context, MaeOptions().mask_ratio(1.0)), c10::ValueError);
+}
+
+}  // namespace
+}  // namespace pretext
