@@ -1,6 +1,7 @@
 // MoCo v3 objective.
 #include "objectives/moco_v3.h"
 
+#include "models/vit.h"
 #include "objectives/embedding_stats.h"
 #include "objectives/info_nce.h"
 #include "objectives/momentum.h"
@@ -30,6 +31,8 @@ OptionBindings bind_options(MocoV3Options& options) {
       {"momentum_base", "momentum-encoder EMA at the first step (0.99)", &options.momentum_base()},
       {"momentum_final", "momentum-encoder EMA at the last step, cosine ramp (1.0)",
        &options.momentum_final()},
+      {"freeze_patch_embed", "ViT only: keep the random patch projection fixed (paper: true)",
+       &options.freeze_patch_embed()},
   };
 }
 
@@ -46,6 +49,12 @@ MocoV3Objective::MocoV3Objective(const ObjectiveContext& context, MocoV3Options 
                     "moco_v3: need 0 <= momentum_base <= momentum_final <= 1, got ",
                     o.momentum_base(), " and ", o.momentum_final());
   base_ = register_module("base", context.make_backbone());
+  if (o.freeze_patch_embed()) {
+    auto* vit = dynamic_cast<VisionTransformer*>(base_.get());
+    TORCH_CHECK_VALUE(vit != nullptr, "moco_v3: freeze_patch_embed needs a ViT backbone, got '",
+                      base_->arch(), "'");
+    vit->freeze_patch_embed();
+  }
   const auto projector = moco_v3_mlp(base_->feature_dim(), o.proj_hidden_dim(), o.proj_output_dim(),
                                      o.proj_layers(), /*last_bn=*/true);
   projector_ = register_module("projector", MlpHead(projector));

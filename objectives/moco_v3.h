@@ -4,6 +4,7 @@
 // BatchNorm, an affine-free BatchNorm closing the projector, loss scaled by 2 * temperature)
 // and solo-learn methods/mocov3.py (momentum_pairs).
 // Deviation: BatchNorm in the heads is per process (official: SyncBatchNorm).
+// On a ViT, freeze_patch_embed fixes the random patch projection as the paper's ViT runs do.
 #pragma once
 
 #include <memory>
@@ -29,6 +30,8 @@ struct MocoV3Options {
   /// Momentum-encoder EMA at step 0, cosine to momentum_final (official: 0.99 -> 1).
   TORCH_ARG(double, momentum_base) = 0.99;
   TORCH_ARG(double, momentum_final) = 1.0;
+  /// Keep the ViT's random patch projection fixed (paper section 4.2: more stable training).
+  TORCH_ARG(bool, freeze_patch_embed) = false;
 };
 
 OptionBindings bind_options(MocoV3Options& options);

@@ -101,5 +101,20 @@ TEST_F(MocoV3Test, MomentumEncoderIsFrozenAndProjectorEndsInAffineFreeBatchNorm)
                c10::ValueError);
 }
 
+TEST_F(MocoV3Test, FrozenPatchProjectionGetsNoGradientAndNeedsAViT) {
+  const auto options =
+      MocoV3Options().proj_hidden_dim(32).proj_output_dim(8).freeze_patch_embed(true);
+  auto moco = std::make_shared<MocoV3Objective>(testing::small_vit_context(), options);
+  moco->train();
+  Step step;
+  step.total = 10;
+  moco->compute_loss(testing::random_views(4, {16, 16}), step).loss.backward();
+  const auto params = moco->encoder().named_parameters();
+  EXPECT_FALSE(params["patch_embed.proj.weight"].requires_grad());
+  EXPECT_FALSE(params["patch_embed.proj.weight"].grad().defined());
+  EXPECT_TRUE(params["cls_token"].grad().defined());
+  EXPECT_THROW(MocoV3Objective(testing::small_context(), options), c10::ValueError);
+}
+
 }  // namespace
 }  // namespace pretext
