@@ -15,6 +15,7 @@ const std::map<std::string, std::set<std::string>>& value_flags() {
   static const std::map<std::string, std::set<std::string>> flags = {
       {"train", {"--config", "--output", "--resume"}},
       {"knn", {"--config", "--checkpoint", "--out"}},
+      {"reconstruct", {"--config", "--checkpoint", "--out"}},
   };
   return flags;
 }
@@ -43,7 +44,7 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   line.command = args[0];
   const auto flags = value_flags().find(line.command);
   if (flags == value_flags().end()) {
-    throw UsageError("unknown command '" + line.command + "'; commands: train, knn");
+    throw UsageError("unknown command '" + line.command + "'; commands: train, knn, reconstruct");
   }
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string& arg = args[i];
@@ -81,8 +82,8 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   if (line.command == "train" && line.config_path.empty()) {
     throw UsageError("pretext train needs --config FILE");
   }
-  if (line.command == "knn" && line.checkpoint.empty()) {
-    throw UsageError("pretext knn needs --checkpoint PATH");
+  if ((line.command == "knn" || line.command == "reconstruct") && line.checkpoint.empty()) {
+    throw UsageError("pretext " + line.command + " needs --checkpoint PATH");
   }
   return line;
 }
@@ -95,6 +96,7 @@ std::string usage_text() {
          "                [--resume auto|PATH]\n"
          "  pretext knn --checkpoint PATH [--config FILE] [--knn.k=20 --knn.temperature=0.07]\n"
          "              [--baselines] [--out FILE.json]\n"
+         "  pretext reconstruct --checkpoint PATH [--out FILE.png]   (MAE checkpoints)\n"
          "  pretext --version\n\n"
          "'pretext <command> --help' lists every config key with its default.\n"
          "Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration, 130 stopped\n"
@@ -110,6 +112,12 @@ std::string command_help(const std::string& command) {
            "(--output, default runs/<config name>) receives config.cfg, metrics.jsonl,\n"
            "checkpoints/last.ckpt and checkpoints/epoch_NNNN.ckpt, and knn.json.\n"
            "--resume auto continues from the run directory's last checkpoint when there is one.\n";
+  } else if (command == "reconstruct") {
+    out << "pretext reconstruct --checkpoint PATH [--config FILE] [--section.key=value ...]"
+           " [--out FILE.png]\n\n"
+           "For an MAE checkpoint: the first 8 test images in three rows (original, what the\n"
+           "encoder sees with masked patches grey, reconstruction with the visible patches pasted\n"
+           "back), written as a PNG to --out (default: reconstruction.png in the run directory).\n";
   } else {
     out << "pretext knn --checkpoint PATH [--config FILE] [--section.key=value ...]"
            " [--baselines] [--out FILE]\n\n"

@@ -15,13 +15,13 @@ class UsageError : public std::runtime_error {
 };
 
 struct CommandLine {
-  std::string command;  ///< train | knn | help | version
+  std::string command;  ///< train | knn | reconstruct | help | version
   bool help = false;
   std::string config_path;
   std::string output;
   std::string resume;                  ///< "" | auto | PATH
-  std::string checkpoint;              ///< knn
-  std::string out;                     ///< knn: JSON path
+  std::string checkpoint;              ///< knn, reconstruct
+  std::string out;                     ///< knn: JSON path; reconstruct: PNG path
   bool baselines = false;              ///< knn
   std::vector<std::string> overrides;  ///< "section.key=value"
 };

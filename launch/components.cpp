@@ -1,8 +1,11 @@
 // RunConfig -> objective, loaders.
 #include "launch/components.h"
 
+#include <filesystem>
 #include <thread>
 
+#include "train/checkpoint.h"
+#include "train/tensor_file.h"
 #include "train/view_plan_builder.h"
 
 namespace pretext {
@@ -54,6 +57,32 @@ std::unique_ptr<Loader> build_eval_loader(const RunConfig& config,
   LoaderOptions options = config.loader;
   options.batch_size(config.eval_batch_size).drop_last(false).seed(0);
   return std::make_unique<Loader>(std::move(dataset), std::move(plan), sampler, options);
+}
+
+CheckpointRun load_checkpoint_run(const std::string& checkpoint, const std::string& config_path,
+                                  const std::vector<std::string>& overrides, Comm& comm) {
+  TORCH_CHECK_VALUE(std::filesystem::exists(checkpoint), "--checkpoint: '", checkpoint,
+                    "' does not exist");
+  const TensorFile file = read_tensor_file(checkpoint);
+  CheckpointRun run;
+  ConfigSources sources;
+  sources.texts.emplace_back(checkpoint, checkpoint_config_text(file));
+  if (!config_path.empty()) sources.texts.emplace_back(config_path, read_config_file(config_path));
+  sources.overrides = overrides;
+  apply_config(run.config, sources);
+  apply_runtime_settings(run.config);
+  run.train_set = open_dataset(run.config.dataset, "train");
+  run.objective = build_objective(run.config, run.train_set->channels(), comm);
+  load_module_state(*run.objective, "model/", file, checkpoint);
+  run.objective->to(torch::Device(run.config.trainer.device()));
+  return run;
+}
+
+std::string run_dir_of_checkpoint(const std::string& checkpoint) {
+  // Checkpoints live in <run>/checkpoints/; reports go beside them in <run>.
+  std::filesystem::path folder = std::filesystem::path(checkpoint).parent_path();
+  if (folder.filename() == "checkpoints") folder = folder.parent_path();
+  return folder.string();
 }
 
 }  // namespace pretext

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "data/dataset.h"
 #include "data/loader.h"
@@ -28,5 +29,18 @@ std::unique_ptr<Loader> build_train_loader(const RunConfig& config,
 /// Evaluation loader: one plain view, dataset order, every sample (no drop_last).
 std::unique_ptr<Loader> build_eval_loader(const RunConfig& config,
                                           std::shared_ptr<const Dataset> dataset, Comm& comm);
+
+/// A trained objective rebuilt from a checkpoint: its stored config, then `config_path` and
+/// `overrides` on top, weights loaded, moved to the configured device.
+struct CheckpointRun {
+  RunConfig config;
+  std::shared_ptr<const Dataset> train_set;
+  std::shared_ptr<Objective> objective;
+};
+CheckpointRun load_checkpoint_run(const std::string& checkpoint, const std::string& config_path,
+                                  const std::vector<std::string>& overrides, Comm& comm);
+
+/// The run directory of a checkpoint (<run>/checkpoints/x.ckpt -> <run>), for default outputs.
+std::string run_dir_of_checkpoint(const std::string& checkpoint);
 
 }  // namespace pretext

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (line.command == "train") return pretext::run_train_command(line);
+    if (line.command == "reconstruct") return pretext::run_reconstruct_command(line);
     return pretext::run_knn_command(line);
   } catch (const pretext::UsageError& e) {
     std::cerr << "pretext: " << e.what() << "\n";

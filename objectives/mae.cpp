@@ -38,8 +38,9 @@ OptionBindings bind_options(MaeOptions& options) {
 MaeObjective::MaeObjective(const ObjectiveContext& context, MaeOptions options)
     : options_(std::move(options)), image_size_(context.image_size) {
   const auto& o = options_;
-  TORCH_CHECK_VALUE(0.0 <= o.mask_ratio() && o.mask_ratio() < 1.0,
-                    "mae: mask_ratio must be in [0, 1), got ", o.mask_ratio());
+  // With nothing masked the loss has no patches to average over.
+  TORCH_CHECK_VALUE(0.0 < o.mask_ratio() && o.mask_ratio() < 1.0,
+                    "mae: mask_ratio must be in (0, 1), got ", o.mask_ratio());
   TORCH_CHECK_VALUE(o.decoder_dim() > 0 && o.decoder_depth() >= 1 && o.decoder_heads() >= 1 &&
                         o.decoder_dim() % o.decoder_heads() == 0 && o.decoder_dim() % 4 == 0,
                     "mae: need decoder_depth >= 1 and decoder_dim divisible by decoder_heads and "

@@ -20,7 +20,7 @@
 namespace pretext {
 
 struct MaeOptions {
-  /// Fraction of patches hidden from the encoder (paper: 0.75).
+  /// Fraction of patches hidden from the encoder, in (0, 1) (paper: 0.75).
   TORCH_ARG(double, mask_ratio) = 0.75;
   /// Regress per-patch normalized pixels (paper default: true).
   TORCH_ARG(bool, norm_pix_loss) = true;
@@ -50,6 +50,7 @@ class MaeObjective final : public Objective {
   /// The whole forward with an explicit mask noise [B, L] (smallest noise is kept).
   MaeOutput forward_with_noise(const torch::Tensor& images, const torch::Tensor& noise);
   VisionTransformer& vit() { return *vit_; }
+  const MaeOptions& options() const { return options_; }
 
  private:
   /// Visible patches + CLS through the encoder -> latent [B, 1 + K, D], plus the mask.

@@ -141,8 +141,9 @@ TEST_F(MaeObjectiveTest, LossIsOnMaskedPatchesAndTrainsEncoderAndDecoder) {
 
 TEST_F(MaeObjectiveTest, RejectsConvolutionalBackbonesAndBadOptions) {
   EXPECT_THROW(MaeObjective(testing::small_context(), MaeOptions()), c10::ValueError);
-  ObjectiveContext context = testing::small_context();
+  ObjectiveContext context = testing::small_vit_context();
   EXPECT_THROW(MaeObjective(context, MaeOptions().mask_ratio(1.0)), c10::ValueError);
+  EXPECT_THROW(MaeObjective(context, MaeOptions().mask_ratio(0.0)), c10::ValueError);
 }
 
 }  // namespace
