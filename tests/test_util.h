@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -26,6 +27,21 @@ inline std::string thrown_message(const std::function<void()>& fn) {
   }
   ADD_FAILURE() << "expected an exception";
   return "";
+}
+
+/// Keys of a named_parameters() / named_buffers() dictionary, in order.
+inline std::vector<std::string> names_of(
+    const torch::OrderedDict<std::string, torch::Tensor>& dict) {
+  std::vector<std::string> names;
+  for (const auto& item : dict) names.push_back(item.key());
+  return names;
+}
+
+/// Number of scalars in a module's parameters.
+inline int64_t parameter_count(const torch::nn::Module& module) {
+  int64_t count = 0;
+  for (const auto& p : module.parameters()) count += p.numel();
+  return count;
 }
 
 inline std::string source_path(const std::string& relative) {

@@ -19,21 +19,8 @@ namespace {
 
 using ResNetTest = testing::Seeded;
 
-std::vector<std::string> names_of(const torch::OrderedDict<std::string, torch::Tensor>& dict) {
-  std::vector<std::string> names;
-  for (const auto& item : dict) {
-    names.push_back(item.key());
-  }
-  return names;
-}
-
-int64_t parameter_count(torch::nn::Module& module) {
-  int64_t count = 0;
-  for (const auto& p : module.parameters()) {
-    count += p.numel();
-  }
-  return count;
-}
+using testing::names_of;
+using testing::parameter_count;
 
 /// "name d0 d1 ..." per state-dict entry in PyTorch's state_dict() order: each module's own
 /// parameters, then its own buffers, then its children in registration order.

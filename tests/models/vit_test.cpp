@@ -27,21 +27,8 @@ using VitTest = testing::Seeded;
 /// A fast ViT: 2 blocks, width 32, 2 heads, 16 px images in 4 px patches (a 4 x 4 grid).
 VitOptions small_vit() { return VitOptions(32, 2, 2).patch_size(4).image_size(16); }
 
-std::vector<std::string> names_of(const torch::OrderedDict<std::string, torch::Tensor>& dict) {
-  std::vector<std::string> names;
-  for (const auto& item : dict) {
-    names.push_back(item.key());
-  }
-  return names;
-}
-
-int64_t parameter_count(torch::nn::Module& module) {
-  int64_t count = 0;
-  for (const auto& p : module.parameters()) {
-    count += p.numel();
-  }
-  return count;
-}
+using testing::names_of;
+using testing::parameter_count;
 
 /// timm's VisionTransformer parameter names (class token, no head), written out from its rules.
 std::vector<std::string> expected_timm_parameters(int64_t depth, bool layer_scale) {
