@@ -10,10 +10,10 @@ namespace pretext {
 namespace {
 
 /// MAE's _init_weights for the decoder: xavier_uniform Linear weights, zero biases.
-void init_linear(torch::nn::Linear& linear) {
+void init_linear(torch::nn::LinearImpl& linear) {
   torch::NoGradGuard no_grad;
-  torch::nn::init::xavier_uniform_(linear->weight);
-  if (linear->bias.defined()) linear->bias.zero_();
+  torch::nn::init::xavier_uniform_(linear.weight);
+  if (linear.bias.defined()) linear.bias.zero_();
 }
 
 uint64_t mix(uint64_t x) {  // splitmix64 finalizer
@@ -55,7 +55,7 @@ MaeObjective::MaeObjective(const ObjectiveContext& context, MaeOptions options)
       vit_->patch_size() * vit_->patch_size() * vit_->options().in_channels();
   decoder_embed_ =
       register_module("decoder_embed", torch::nn::Linear(vit_->embed_dim(), o.decoder_dim()));
-  init_linear(decoder_embed_);
+  init_linear(*decoder_embed_);
   mask_token_ = register_parameter("mask_token", torch::zeros({1, 1, o.decoder_dim()}));
   {
     torch::NoGradGuard no_grad;
@@ -71,17 +71,13 @@ MaeObjective::MaeObjective(const ObjectiveContext& context, MaeOptions options)
   }
   decoder_blocks_ = register_module("decoder_blocks", decoder_blocks_);
   for (auto& module : decoder_blocks_->modules(/*include_self=*/false)) {
-    if (auto* linear = module->as<torch::nn::LinearImpl>()) {
-      torch::NoGradGuard no_grad;
-      torch::nn::init::xavier_uniform_(linear->weight);
-      if (linear->bias.defined()) linear->bias.zero_();
-    }
+    if (auto* linear = module->as<torch::nn::LinearImpl>()) init_linear(*linear);
   }
   decoder_norm_ = register_module(
       "decoder_norm",
       torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.decoder_dim()}).eps(1e-6)));
   decoder_pred_ = register_module("decoder_pred", torch::nn::Linear(o.decoder_dim(), patch_pixels));
-  init_linear(decoder_pred_);
+  init_linear(*decoder_pred_);
 }
 
 ViewSpec MaeObjective::view_spec() const {

@@ -1,6 +1,10 @@
 // Shared test helpers: a fixture that seeds every RNG, and paths into the repo.
 #pragma once
 
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
 #include <functional>
 #include <string>
 #include <vector>
@@ -27,6 +31,26 @@ inline std::string thrown_message(const std::function<void()>& fn) {
   }
   ADD_FAILURE() << "expected an exception";
   return "";
+}
+
+struct ProcessResult {
+  int exit_code = -1;  ///< -1 when the command could not be started or did not exit
+  std::string output;  ///< the command's standard output
+};
+
+/// Runs `command` through the shell and captures its standard output.
+inline ProcessResult run_command(const std::string& command) {
+  ProcessResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer{};
+  size_t n = 0;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+    result.output.append(buffer.data(), n);
+  }
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
 }
 
 /// Keys of a named_parameters() / named_buffers() dictionary, in order.

@@ -82,16 +82,15 @@ void Optimizer::step(double lr, double weight_decay_now) {
     if (options_.name() == "adamw") {
       adamw_update(i, lr, weight_decay);
     } else {
-      sgd_or_lars_update(i, lr, weight_decay);
+      sgd_or_lars_update(i, lr, weight_decay, excluded);
     }
   }
 }
 
-void Optimizer::sgd_or_lars_update(size_t i, double lr, double weight_decay) {
+void Optimizer::sgd_or_lars_update(size_t i, double lr, double weight_decay, bool excluded) {
   const torch::Tensor& p = params_[i].second;
   const torch::Tensor& g = p.grad();
   const double momentum = options_.momentum();
-  const bool excluded = options_.exclude_bias_and_norm() && p.dim() <= 1;
   // Same op order as torch::optim::SGD so plain SGD matches it bit for bit.
   torch::Tensor d = weight_decay != 0.0 ? g.add(p, weight_decay) : g;
   if (options_.name() == "lars" && !excluded) {

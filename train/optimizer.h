@@ -60,7 +60,8 @@ class Optimizer {
   const OptimizerOptions& options() const { return options_; }
 
  private:
-  void sgd_or_lars_update(size_t i, double lr, double weight_decay);
+  /// `excluded`: a 1-d parameter exempt from decay (already 0 here) and LARS adaptation.
+  void sgd_or_lars_update(size_t i, double lr, double weight_decay, bool excluded);
   void adamw_update(size_t i, double lr, double weight_decay);
   /// Buffers of one kind, parallel to params_, undefined until a parameter's first step.
   std::vector<torch::Tensor>& buffers(const std::string& kind);

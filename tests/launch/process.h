@@ -1,36 +1,20 @@
 // Runs the `pretext` executable as a user would, capturing its exit code and output.
 #pragma once
 
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <string>
 
-namespace pretext::testing {
+#include "tests/test_util.h"
 
-struct ProcessResult {
-  int exit_code = -1;
-  std::string output;  ///< stdout and stderr together
-};
+namespace pretext::testing {
 
 inline std::string pretext_binary() { return std::string(PRETEXT_BINARY_DIR) + "/launch/pretext"; }
 
-/// Runs `pretext <args>` (args already shell-quoted) from the repo root.
+/// Runs `pretext <args>` (args already shell-quoted) from the repo root; output holds stdout
+/// and stderr together.
 inline ProcessResult run_pretext(const std::string& args) {
-  const std::string command = "cd '" + std::string(PRETEXT_SOURCE_DIR) + "' && '" +
-                              pretext_binary() + "' " + args + " 2>&1";
-  ProcessResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  size_t n = 0;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    result.output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return run_command("cd '" + std::string(PRETEXT_SOURCE_DIR) + "' && '" + pretext_binary() + "' " +
+                     args + " 2>&1");
 }
 
 /// A fresh empty folder under the build tree for one test.

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <torch/version.h>
 
 #include "models/backbone.h"
@@ -421,24 +420,6 @@ TEST_F(VitTest, RejectsBadOptions) {
   EXPECT_THROW(net.forward_tokens(torch::randn({2, 5, 16})), c10::Error);
 }
 
-/// Runs `command` through the shell; returns its standard output and sets its exit status
-/// (-1 when it could not be started).
-std::string run_command(const std::string& command, int& status) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    status = -1;
-    return out;
-  }
-  char buffer[4096];
-  while (fgets(buffer, sizeof(buffer), pipe) != nullptr) {
-    out += buffer;
-  }
-  const int raw = pclose(pipe);
-  status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return out;
-}
-
 TEST_F(VitTest, StateDictMatchesTimmPython) {
   // Exit status 77 (or 127 from the shell) means there is no usable timm to compare with.
   const std::string script =
@@ -451,9 +432,9 @@ TEST_F(VitTest, StateDictMatchesTimmPython) {
       "    sys.exit(77)\n"
       "for k, v in model.state_dict().items():\n"
       "    print(k, *v.shape)\n";
-  int status = 0;
-  const std::string output =
-      run_command("/usr/bin/python3 -c \"" + script + "\" 2>/dev/null", status);
+  const auto python = testing::run_command("/usr/bin/python3 -c \"" + script + "\" 2>/dev/null");
+  const int status = python.exit_code;
+  const std::string& output = python.output;
   if (status == 77 || status == 127) {
     GTEST_SKIP() << "/usr/bin/python3 cannot import timm";
   }
