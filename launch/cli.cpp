@@ -1,8 +1,7 @@
 // Command-line parsing and help text.
 #include "launch/cli.h"
 
-#include <map>
-#include <set>
+#include <algorithm>
 #include <sstream>
 
 #include "launch/config.h"
@@ -10,26 +9,69 @@
 namespace pretext {
 namespace {
 
-// Flags that take a value, per command.
-const std::map<std::string, std::set<std::string>>& value_flags() {
-  static const std::map<std::string, std::set<std::string>> flags = {
-      {"train", {"--config", "--output", "--resume"}},
-      {"knn", {"--config", "--checkpoint", "--out"}},
-      {"reconstruct", {"--config", "--checkpoint", "--out"}},
-  };
-  return flags;
+const CommandSpec* find_command(const std::string& name) {
+  for (const auto& spec : command_table()) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
 }
 
-void assign_flag(CommandLine& line, const std::string& flag, const std::string& value) {
-  if (value.empty()) throw UsageError(flag + " needs a value");
-  if (flag == "--config") line.config_path = value;
-  if (flag == "--output") line.output = value;
-  if (flag == "--resume") line.resume = value;
-  if (flag == "--checkpoint") line.checkpoint = value;
-  if (flag == "--out") line.out = value;
+std::string command_names() {
+  std::string names;
+  for (const auto& spec : command_table()) names += (names.empty() ? "" : ", ") + spec.name;
+  return names;
 }
 
 }  // namespace
+
+std::string CommandLine::value(const std::string& flag, const std::string& fallback) const {
+  const auto it = values.find(flag);
+  return it == values.end() ? fallback : it->second;
+}
+
+bool CommandLine::has(const std::string& flag_or_switch) const {
+  return values.count(flag_or_switch) > 0 || switches.count(flag_or_switch) > 0;
+}
+
+const std::vector<CommandSpec>& command_table() {
+  static const std::vector<CommandSpec> table = {
+      {"train",
+       {"--config", "--output", "--resume"},
+       {},
+       {"--config"},
+       true,
+       false,
+       "  pretext train --config FILE [--section.key=value ...] [--output DIR]\n"
+       "                [--resume auto|PATH]\n",
+       "Pretrains the configured backbone with the configured objective. The run directory\n"
+       "(--output, default runs/<config name>) receives config.cfg, metrics.jsonl,\n"
+       "checkpoints/last.ckpt and checkpoints/epoch_NNNN.ckpt, and knn.json.\n"
+       "--resume auto continues from the run directory's last checkpoint when there is one.\n"},
+      {"knn",
+       {"--config", "--checkpoint", "--out"},
+       {"--baselines"},
+       {"--checkpoint"},
+       true,
+       false,
+       "  pretext knn --checkpoint PATH [--config FILE] [--knn.k=20 --knn.temperature=0.07]\n"
+       "              [--baselines] [--out FILE.json]\n",
+       "Weighted k-NN of the checkpoint's evaluation encoder: train split as the bank, test\n"
+       "split as queries. The checkpoint's own config is the base; --config and overrides\n"
+       "change it. --baselines adds random init and raw pixels. Writes JSON to --out\n"
+       "(default: knn.json in the run directory).\n"},
+      {"reconstruct",
+       {"--config", "--checkpoint", "--out"},
+       {},
+       {"--checkpoint"},
+       true,
+       false,
+       "  pretext reconstruct --checkpoint PATH [--out FILE.png]   (MAE checkpoints)\n",
+       "For an MAE checkpoint: the first 8 test images in three rows (original, what the\n"
+       "encoder sees with masked patches grey, reconstruction with the visible patches pasted\n"
+       "back), written as a PNG to --out (default: reconstruction.png in the run directory).\n"},
+  };
+  return table;
+}
 
 CommandLine parse_command_line(const std::vector<std::string>& args) {
   CommandLine line;
@@ -42,33 +84,38 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
     return line;
   }
   line.command = args[0];
-  const auto flags = value_flags().find(line.command);
-  if (flags == value_flags().end()) {
-    throw UsageError("unknown command '" + line.command + "'; commands: train, knn, reconstruct");
+  const CommandSpec* spec = find_command(line.command);
+  if (spec == nullptr) {
+    throw UsageError("unknown command '" + line.command + "'; commands: " + command_names());
   }
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string& arg = args[i];
+    if (arg == "--" && spec->accepts_passthrough) {
+      line.passthrough.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+      break;
+    }
     if (arg == "--help" || arg == "-h") {
       line.help = true;
       continue;
     }
-    if (line.command == "knn" && arg == "--baselines") {
-      line.baselines = true;
+    if (spec->switches.count(arg)) {
+      line.switches.insert(arg);
       continue;
     }
     const auto equals = arg.find('=');
     const std::string name = arg.substr(0, equals);
-    if (flags->second.count(name)) {
+    if (spec->value_flags.count(name)) {
+      std::string value;
       if (equals != std::string::npos) {
-        assign_flag(line, name, arg.substr(equals + 1));
+        value = arg.substr(equals + 1);
       } else if (i + 1 < args.size()) {
-        assign_flag(line, name, args[++i]);
-      } else {
-        throw UsageError(name + " needs a value");
+        value = args[++i];
       }
+      if (value.empty()) throw UsageError(name + " needs a value");
+      line.values[name] = value;
       continue;
     }
-    if (arg.rfind("--", 0) == 0 && name.find('.') != std::string::npos) {
+    if (spec->accepts_overrides && arg.rfind("--", 0) == 0 && name.find('.') != std::string::npos) {
       if (equals == std::string::npos) {
         throw UsageError("override '" + arg + "' needs a value: " + arg + "=VALUE");
       }
@@ -79,53 +126,32 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
                      "'; see 'pretext " + line.command + " --help'");
   }
   if (line.help) return line;
-  if (line.command == "train" && line.config_path.empty()) {
-    throw UsageError("pretext train needs --config FILE");
-  }
-  if ((line.command == "knn" || line.command == "reconstruct") && line.checkpoint.empty()) {
-    throw UsageError("pretext " + line.command + " needs --checkpoint PATH");
+  for (const auto& flag : spec->required) {
+    if (!line.values.count(flag)) {
+      throw UsageError("pretext " + line.command + " needs " + flag);
+    }
   }
   return line;
 }
 
 std::string usage_text() {
-  return "pretext " PRETEXT_VERSION
-         " - self-supervised pretraining of vision backbones\n\n"
-         "usage:\n"
-         "  pretext train --config FILE [--section.key=value ...] [--output DIR]\n"
-         "                [--resume auto|PATH]\n"
-         "  pretext knn --checkpoint PATH [--config FILE] [--knn.k=20 --knn.temperature=0.07]\n"
-         "              [--baselines] [--out FILE.json]\n"
-         "  pretext reconstruct --checkpoint PATH [--out FILE.png]   (MAE checkpoints)\n"
-         "  pretext --version\n\n"
-         "'pretext <command> --help' lists every config key with its default.\n"
-         "Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration, 130 stopped\n"
-         "by a signal after checkpointing.\n";
+  std::string text =
+      "pretext " PRETEXT_VERSION " - self-supervised pretraining of vision backbones\n\nusage:\n";
+  for (const auto& spec : command_table()) text += spec.usage;
+  text +=
+      "  pretext --version\n\n"
+      "'pretext <command> --help' lists every config key with its default.\n"
+      "Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration, 130 stopped\n"
+      "by a signal after checkpointing.\n";
+  return text;
 }
 
 std::string command_help(const std::string& command) {
+  const CommandSpec* spec = find_command(command);
+  if (spec == nullptr) return usage_text();
   std::ostringstream out;
-  if (command == "train") {
-    out << "pretext train --config FILE [--section.key=value ...] [--output DIR]"
-           " [--resume auto|PATH]\n\n"
-           "Pretrains the configured backbone with the configured objective. The run directory\n"
-           "(--output, default runs/<config name>) receives config.cfg, metrics.jsonl,\n"
-           "checkpoints/last.ckpt and checkpoints/epoch_NNNN.ckpt, and knn.json.\n"
-           "--resume auto continues from the run directory's last checkpoint when there is one.\n";
-  } else if (command == "reconstruct") {
-    out << "pretext reconstruct --checkpoint PATH [--config FILE] [--section.key=value ...]"
-           " [--out FILE.png]\n\n"
-           "For an MAE checkpoint: the first 8 test images in three rows (original, what the\n"
-           "encoder sees with masked patches grey, reconstruction with the visible patches pasted\n"
-           "back), written as a PNG to --out (default: reconstruction.png in the run directory).\n";
-  } else {
-    out << "pretext knn --checkpoint PATH [--config FILE] [--section.key=value ...]"
-           " [--baselines] [--out FILE]\n\n"
-           "Weighted k-NN of the checkpoint's evaluation encoder: train split as the bank, test\n"
-           "split as queries. The checkpoint's own config is the base; --config and overrides\n"
-           "change it. --baselines adds random init and raw pixels. Writes JSON to --out\n"
-           "(default: knn.json in the run directory).\n";
-  }
+  out << spec->usage << "\n" << spec->help;
+  if (!spec->lists_config_keys) return out.str();
   out << "\nconfig keys (section.key = default: meaning):\n";
   RunConfig defaults;
   for (auto& section : config_sections(defaults)) {

@@ -1,6 +1,7 @@
 // The `pretext` executable: dispatch, and the one place where errors become exit codes
 // (2: usage or configuration, 1: runtime failure).
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,9 +37,13 @@ int main(int argc, char** argv) {
       std::cout << pretext::command_help(line.command);
       return 0;
     }
-    if (line.command == "train") return pretext::run_train_command(line);
-    if (line.command == "reconstruct") return pretext::run_reconstruct_command(line);
-    return pretext::run_knn_command(line);
+    // One line per command of launch/cli.cpp's command table.
+    static const std::map<std::string, int (*)(const pretext::CommandLine&)> commands = {
+        {"train", pretext::run_train_command},
+        {"knn", pretext::run_knn_command},
+        {"reconstruct", pretext::run_reconstruct_command},
+    };
+    return commands.at(line.command)(line);
   } catch (const pretext::UsageError& e) {
     std::cerr << "pretext: " << e.what() << "\n";
     return 2;

@@ -68,10 +68,10 @@ cv::Mat grid(const std::vector<torch::Tensor>& rows) {
 int run_reconstruct_command(const CommandLine& line) {
   LocalComm comm;
   const CheckpointRun run =
-      load_checkpoint_run(line.checkpoint, line.config_path, line.overrides, comm);
+      load_checkpoint_run(line.checkpoint(), line.config_path(), line.overrides, comm);
   auto* mae = dynamic_cast<MaeObjective*>(run.objective.get());
   TORCH_CHECK_VALUE(mae != nullptr, "pretext reconstruct needs an MAE checkpoint; '",
-                    line.checkpoint, "' holds objective '", run.config.objective, "'");
+                    line.checkpoint(), "' holds objective '", run.config.objective, "'");
   const auto test_set = open_dataset(run.config.dataset, "test");
   const int64_t count = std::min<int64_t>(kImages, test_set->size());
   const ViewPlan plan = ViewPlan::evaluation(run.config.image_size);
@@ -114,8 +114,8 @@ int run_reconstruct_command(const CommandLine& line) {
   const cv::Mat picture =
       grid({to_pixels(images, mean, std), masked_pixels, to_pixels(pasted, mean, std)});
   const fs::path path =
-      line.out.empty() ? fs::path(run_dir_of_checkpoint(line.checkpoint)) / "reconstruction.png"
-                       : fs::path(line.out);
+      line.out().empty() ? fs::path(run_dir_of_checkpoint(line.checkpoint())) / "reconstruction.png"
+                         : fs::path(line.out());
   TORCH_CHECK(cv::imwrite(path.string(), picture), "pretext reconstruct: cannot write '",
               path.string(), "'");
   std::cout << "pretext: mean masked-patch loss " << out.loss.item<double>() << " on " << count

@@ -27,20 +27,19 @@ std::string default_output_dir(const std::string& config_path) {
 int run_train_command(const CommandLine& line) {
   RunConfig config;
   ConfigSources sources;
-  sources.texts.emplace_back(line.config_path, read_config_file(line.config_path));
+  sources.texts.emplace_back(line.config_path(), read_config_file(line.config_path()));
   sources.overrides = line.overrides;
   apply_config(config, sources);
 
-  const std::string output =
-      line.output.empty() ? default_output_dir(line.config_path) : line.output;
+  const std::string output = line.value("--output", default_output_dir(line.config_path()));
+  const std::string resume = line.value("--resume");
   std::string resume_from;
   const fs::path last = fs::path(output) / "checkpoints" / "last.ckpt";
-  if (line.resume == "auto") {
+  if (resume == "auto") {
     if (fs::exists(last)) resume_from = last.string();
-  } else if (!line.resume.empty()) {
-    TORCH_CHECK_VALUE(fs::exists(line.resume), "--resume: checkpoint '", line.resume,
-                      "' does not exist");
-    resume_from = line.resume;
+  } else if (!resume.empty()) {
+    TORCH_CHECK_VALUE(fs::exists(resume), "--resume: checkpoint '", resume, "' does not exist");
+    resume_from = resume;
   }
 
   LocalComm comm;

@@ -97,9 +97,9 @@ TEST(CommandLine, ParsesFlagsAndOverrides) {
   const auto line = parse_command_line(
       {"train", "--config", "a.cfg", "--optim.lr=0.1", "--output=runs/x", "--resume", "auto"});
   EXPECT_EQ(line.command, "train");
-  EXPECT_EQ(line.config_path, "a.cfg");
-  EXPECT_EQ(line.output, "runs/x");
-  EXPECT_EQ(line.resume, "auto");
+  EXPECT_EQ(line.config_path(), "a.cfg");
+  EXPECT_EQ(line.value("--output"), "runs/x");
+  EXPECT_EQ(line.value("--resume"), "auto");
   EXPECT_EQ(line.overrides, std::vector<std::string>{"optim.lr=0.1"});
   EXPECT_THROW(parse_command_line({"train"}), UsageError);
   EXPECT_THROW(parse_command_line({"train", "--config", "a.cfg", "--bogus"}), UsageError);
