@@ -1,6 +1,6 @@
 // open_dataset: maps a dataset name and split to its reader and files.
 // Reference: torchvision.datasets.MNIST / FashionMNIST file names and split layout;
-// torchvision.datasets.ImageFolder for image_folder.
+// torchvision.datasets.ImageFolder for image_folder; the CIFAR and STL-10 binary versions.
 // Deviations: IDX files are read from `root` directly (no raw/ or processed/ subfolders, no
 // download).
 #include "data/dataset.h"
@@ -8,8 +8,10 @@
 #include <fstream>
 #include <vector>
 
+#include "data/cifar.h"
 #include "data/idx.h"
 #include "data/image_folder.h"
+#include "data/stl10.h"
 
 namespace pretext {
 
@@ -34,13 +36,28 @@ std::string find_idx_file(const std::string& root, const std::string& stem,
 
 std::shared_ptr<Dataset> open_dataset(const DatasetOptions& options, const std::string& split) {
   const std::string& name = options.name();
-  TORCH_CHECK_VALUE(name == "fashion_mnist" || name == "mnist" || name == "image_folder",
+  TORCH_CHECK_VALUE(name == "fashion_mnist" || name == "mnist" || name == "cifar10" ||
+                        name == "cifar100" || name == "stl10" || name == "image_folder",
                     "open_dataset: unknown dataset '", name,
-                    "'; known: fashion_mnist, mnist, image_folder");
+                    "'; known: fashion_mnist, mnist, cifar10, cifar100, stl10, image_folder");
   TORCH_CHECK_VALUE(split == "train" || split == "test", "open_dataset: unknown split '", split,
                     "' for ", name, "; known: train, test");
   TORCH_CHECK_VALUE(options.limit() >= 0, "open_dataset: limit must be >= 0, got ",
                     options.limit());
+  if (name == "cifar10") {
+    return open_cifar(options.root(), CifarLabels::kCifar10, split, options.limit());
+  }
+  if (name == "cifar100") {
+    const std::string& kind = options.cifar100_labels();
+    TORCH_CHECK_VALUE(kind == "fine" || kind == "coarse",
+                      "data.cifar100_labels must be fine or coarse, got '", kind, "'");
+    return open_cifar(options.root(),
+                      kind == "fine" ? CifarLabels::kCifar100Fine : CifarLabels::kCifar100Coarse,
+                      split, options.limit());
+  }
+  if (name == "stl10") {
+    return open_stl10(options.root(), split, options.stl10_train_split(), options.limit());
+  }
   if (name == "image_folder") {
     return std::make_shared<ImageFolderDataset>(options.root(), split, options.limit());
   }

@@ -1,5 +1,5 @@
-// A random-access image dataset. Readers (IDX, image folders, and later CIFAR, HDF5) implement
-// it; the loader calls get() from several threads at once.
+// A random-access image dataset. Readers (IDX, CIFAR, STL-10, image folders) implement it; the
+// loader calls get() from several threads at once.
 #pragma once
 
 #include <cstdint>
@@ -28,17 +28,27 @@ class Dataset {
   virtual Sample get(int64_t index) const = 0;
   /// Human-readable origin for messages, e.g. the file path.
   virtual std::string describe() const = 0;
+  /// Where sample `index` comes from, for messages and reports: its file path, or file and byte
+  /// offset for record files.
+  virtual std::string source(int64_t index) const {
+    return describe() + " sample " + std::to_string(index);
+  }
 };
 
 struct DatasetOptions {
-  /// fashion_mnist | mnist (IDX files, gzip or plain) | image_folder (JPEG/PNG files in
-  /// <root>/<split>/<class>/, torchvision ImageFolder layout; "val" serves when "test" is absent).
+  /// fashion_mnist | mnist (IDX files, gzip or plain) | cifar10 | cifar100 | stl10 (official
+  /// binary versions) | image_folder (JPEG/PNG files in <root>/<split>/<class>/, torchvision
+  /// ImageFolder layout; "val" serves when "test" is absent).
   TORCH_ARG(std::string, name) = "fashion_mnist";
   /// Folder holding the dataset files.
   TORCH_ARG(std::string, root) = "/usr/share/datasets/fashion-mnist";
   /// Use only the first `limit` samples of each split (0 = all); for quick runs and tests.
   /// image_folder lists samples class by class, so a small limit covers only the first classes.
   TORCH_ARG(int64_t, limit) = 0;
+  /// cifar100: fine (100 classes) | coarse (20 superclasses).
+  TORCH_ARG(std::string, cifar100_labels) = "fine";
+  /// stl10 training split: train (5000 labelled) | unlabeled (100000) | train+unlabeled.
+  TORCH_ARG(std::string, stl10_train_split) = "train";
 };
 
 /// Opens split "train" or "test" of the configured dataset; unknown names list the known ones,

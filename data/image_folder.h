@@ -35,6 +35,7 @@ class ImageFolderDataset final : public Dataset {
   /// HxWx3 uint8 RGB; throws, naming the file, when it cannot be read or decoded.
   Sample get(int64_t index) const override;
   std::string describe() const override;
+  std::string source(int64_t index) const override { return path(index); }
 
   /// Class folder names in label order; empty when unlabelled.
   const std::vector<std::string>& classes() const { return classes_; }
