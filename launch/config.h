@@ -11,6 +11,7 @@
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "data/views.h"
+#include "distributed/c10d_comm.h"
 #include "evaluation/knn.h"
 #include "models/backbone.h"
 #include "objectives/option_binding.h"
@@ -44,6 +45,8 @@ struct RunConfig {
   std::string objective = "simclr";
   // [knn]
   KnnOptions knn;
+  // [dist]
+  DistOptions dist;
   // [eval]
   bool eval_after_train = true;
   bool eval_baselines = false;

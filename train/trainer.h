@@ -42,6 +42,8 @@ struct TrainerOptions {
   TORCH_ARG(std::string, output_dir) = "runs/default";
   /// Resolved config, stored in every checkpoint.
   TORCH_ARG(std::string, config_text) = "";
+  /// Gradient all-reduce bucket size in MiB when training on several ranks (DDP: 25).
+  TORCH_ARG(double, bucket_mb) = 25.0;
   /// Draw a progress line with images/s and ETA (only when stderr is a terminal).
   TORCH_ARG(bool, progress) = true;
 };
