@@ -59,7 +59,11 @@ std::shared_ptr<Dataset> open_dataset(const DatasetOptions& options, const std::
     return open_stl10(options.root(), split, options.stl10_train_split(), options.limit());
   }
   if (name == "image_folder") {
-    return std::make_shared<ImageFolderDataset>(options.root(), split, options.limit());
+    TORCH_CHECK_VALUE(options.max_pixels() > 0, "data.max_pixels must be positive, got ",
+                      options.max_pixels());
+    DecodeOptions decode;
+    decode.max_pixels = options.max_pixels();
+    return std::make_shared<ImageFolderDataset>(options.root(), split, options.limit(), decode);
   }
   const std::string prefix = split == "train" ? "train" : "t10k";
   const std::string images = find_idx_file(options.root(), prefix + "-images-idx3-ubyte", name);

@@ -4,12 +4,32 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <utility>
 
 #include <torch/torch.h>
 #include <opencv2/core.hpp>
 
 namespace pretext {
+
+/// A sample whose file cannot become an image (empty, truncated, not an image, a type not
+/// accepted, over the pixel limit). Dataset::get throws it for bad data only, so the loader can
+/// skip the sample under data.on_error=skip and `pretext audit` can list it; anything else
+/// thrown is a failure of the run.
+class UnreadableSample : public std::runtime_error {
+ public:
+  UnreadableSample(std::string source, std::string reason)
+      : std::runtime_error("cannot read '" + source + "': " + reason),
+        source_(std::move(source)),
+        reason_(std::move(reason)) {}
+  const std::string& source() const { return source_; }
+  const std::string& reason() const { return reason_; }
+
+ private:
+  std::string source_;
+  std::string reason_;
+};
 
 struct Sample {
   cv::Mat image;       ///< uint8, HxWx1 (grayscale) or HxWx3 (RGB); owns its pixels
@@ -49,6 +69,9 @@ struct DatasetOptions {
   TORCH_ARG(std::string, cifar100_labels) = "fine";
   /// stl10 training split: train (5000 labelled) | unlabeled (100000) | train+unlabeled.
   TORCH_ARG(std::string, stl10_train_split) = "train";
+  /// image_folder: largest width x height accepted, read from the header before decoding
+  /// (PIL's decompression-bomb limit, 89478485).
+  TORCH_ARG(int64_t, max_pixels) = 89478485;
 };
 
 /// Opens split "train" or "test" of the configured dataset; unknown names list the known ones,

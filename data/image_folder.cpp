@@ -12,10 +12,6 @@
 #include <filesystem>
 #include <system_error>
 
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-
 namespace pretext {
 
 namespace {
@@ -66,8 +62,10 @@ Listing list_folder(const fs::path& folder) {
 }  // namespace
 
 ImageFolderDataset::ImageFolderDataset(const std::string& root, const std::string& split,
-                                       int64_t limit)
-    : split_(split) {
+                                       int64_t limit, DecodeOptions decode)
+    : split_(split), decode_(decode) {
+  TORCH_CHECK_VALUE(decode.max_pixels > 0, "ImageFolderDataset: max_pixels must be positive, got ",
+                    decode.max_pixels);
   TORCH_CHECK_VALUE(split == "train" || split == "test", "ImageFolderDataset: unknown split '",
                     split, "'; known: train, test");
   TORCH_CHECK_VALUE(limit >= 0, "ImageFolderDataset: limit must be >= 0, got ", limit);
@@ -127,19 +125,8 @@ const std::string& ImageFolderDataset::path(int64_t index) const {
 }
 
 Sample ImageFolderDataset::get(int64_t index) const {
-  const std::string& file = path(index);
-  const char* hint =
-      " (missing, unreadable, truncated, or not a JPEG/PNG/BMP/WebP image; replace or remove "
-      "the file)";
-  cv::Mat bgr;
-  try {
-    bgr = cv::imread(file, cv::IMREAD_COLOR);
-  } catch (const cv::Exception& e) {
-    TORCH_CHECK(false, "ImageFolderDataset: cannot decode '", file, "': ", e.what(), hint);
-  }
-  TORCH_CHECK(!bgr.empty(), "ImageFolderDataset: cannot read or decode '", file, "'", hint);
   Sample sample;
-  cv::cvtColor(bgr, sample.image, cv::COLOR_BGR2RGB);
+  sample.image = decode_image_file(path(index), decode_);
   sample.label = labels_[static_cast<size_t>(index)];
   return sample;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/image_decode.h"
 
 namespace pretext {
 
@@ -22,17 +23,20 @@ namespace pretext {
 /// the first classes; num_classes still counts every class folder found.
 ///
 /// Files are listed once in the constructor and decoded in get(), which is thread-safe. Every
-/// image is 3-channel: grayscale is replicated, alpha dropped, 16-bit scaled to 8-bit.
+/// image is 3-channel: grayscale is replicated, alpha dropped, 16-bit scaled to 8-bit. The
+/// extension only selects which files are listed: the format is read from the content.
 class ImageFolderDataset final : public Dataset {
  public:
   /// Throws, naming the path and the expected layout, when root or the split folder is missing,
   /// or when the split folder or a class folder holds no image.
-  ImageFolderDataset(const std::string& root, const std::string& split, int64_t limit = 0);
+  ImageFolderDataset(const std::string& root, const std::string& split, int64_t limit = 0,
+                     DecodeOptions decode = {});
 
   int64_t size() const override { return static_cast<int64_t>(paths_.size()); }
   int64_t channels() const override { return 3; }
   int64_t num_classes() const override { return static_cast<int64_t>(classes_.size()); }
-  /// HxWx3 uint8 RGB; throws, naming the file, when it cannot be read or decoded.
+  /// HxWx3 uint8 RGB; throws UnreadableSample, naming the file and the reason, when it cannot
+  /// be read or decoded (see decode_image).
   Sample get(int64_t index) const override;
   std::string describe() const override;
   std::string source(int64_t index) const override { return path(index); }
@@ -47,6 +51,7 @@ class ImageFolderDataset final : public Dataset {
  private:
   std::string folder_;
   std::string split_;
+  DecodeOptions decode_;
   std::vector<std::string> classes_;
   std::vector<std::string> paths_;
   std::vector<int64_t> labels_;

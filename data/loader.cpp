@@ -12,6 +12,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -76,6 +77,12 @@ struct Loader::State {
   std::map<int64_t, Result> finished;
   std::vector<std::thread> workers;
 
+  bool skip_unreadable = false;
+  mutable std::mutex unreadable_mutex;
+  mutable std::set<int64_t> unreadable_indices;
+  mutable std::vector<UnreadableRecord> unreadable;
+  mutable std::atomic<int64_t> replaced{0};
+
   State(std::shared_ptr<const Dataset> d, std::shared_ptr<const ViewPlan> p, ShardedSampler s,
         LoaderOptions o)
       : dataset(std::move(d)), plan(std::move(p)), sampler(std::move(s)), options(std::move(o)) {}
@@ -111,12 +118,37 @@ struct Loader::State {
     return batch;
   }
 
-  void add_sample(HostBatch& batch, int64_t i, int64_t index, int64_t epoch_) const {
-    Sample sample = dataset->get(index);
+  /// Sample `index`, or under on_error=skip the first readable one after it (wrapping), so
+  /// the replacement depends only on the data, never on timing. Sets *used to its index.
+  Sample read_sample(int64_t index, int64_t* used) const {
+    const int64_t size = dataset->size();
+    for (int64_t attempt = 0; attempt < size; ++attempt) {
+      *used = (index + attempt) % size;
+      try {
+        Sample sample = dataset->get(*used);
+        if (attempt > 0) replaced.fetch_add(1);
+        return sample;
+      } catch (const UnreadableSample& e) {
+        if (!skip_unreadable) throw;
+        std::lock_guard<std::mutex> lock(unreadable_mutex);
+        if (unreadable_indices.insert(*used).second) {
+          unreadable.push_back({*used, e.source(), e.reason()});
+        }
+      }
+    }
+    TORCH_CHECK(false, "every one of the ", size, " samples is unreadable (data.on_error=skip ",
+                "has nothing to replace them with); run pretext audit on the dataset");
+    return {};
+  }
+
+  void add_sample(HostBatch& batch, int64_t i, int64_t requested, int64_t epoch_) const {
+    int64_t index = requested;
+    Sample sample = read_sample(requested, &index);
     TORCH_CHECK(sample.image.channels() == dataset->channels(), "image has ",
                 sample.image.channels(), " channels, the dataset declares ", dataset->channels());
-    Rng rng(
-        sample_seed(options.seed(), static_cast<uint64_t>(epoch_), static_cast<uint64_t>(index)));
+    // Seeded by the requested index: a replacement gets its own draw, the same on every run.
+    Rng rng(sample_seed(options.seed(), static_cast<uint64_t>(epoch_),
+                        static_cast<uint64_t>(requested)));
     const std::vector<cv::Mat> views = plan->make_views(sample.image, rng);
     for (size_t v = 0; v < views.size(); ++v) {
       torch::Tensor& out = batch.views[v];
@@ -181,6 +213,8 @@ Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Vie
                     options.num_workers());
   TORCH_CHECK_VALUE(options.prefetch_batches() > 0, "Loader: prefetch_batches must be positive, ",
                     "got ", options.prefetch_batches());
+  TORCH_CHECK_VALUE(options.on_error() == "stop" || options.on_error() == "skip",
+                    "data.on_error must be stop or skip, got '", options.on_error(), "'");
   const int64_t channels = dataset->channels();
   TORCH_CHECK_VALUE(channels == 1 || channels == 3, "Loader: ", dataset->describe(), " has ",
                     channels, " channels, expected 1 or 3");
@@ -194,6 +228,7 @@ Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Vie
                                    std::move(options));
   state_->batches_per_epoch = batches;
   state_->pin_memory = torch::cuda::is_available();
+  state_->skip_unreadable = state_->options.on_error() == "skip";
   try {
     for (int64_t w = 0; w < state_->options.num_workers(); ++w) {
       state_->workers.emplace_back([state = state_.get()] { state->worker_loop(); });
@@ -251,6 +286,13 @@ std::optional<HostBatch> Loader::next() {
 }
 
 int64_t Loader::batches_per_epoch() const { return state_->batches_per_epoch; }
+
+std::vector<UnreadableRecord> Loader::unreadable_samples() const {
+  std::lock_guard<std::mutex> lock(state_->unreadable_mutex);
+  return state_->unreadable;
+}
+
+int64_t Loader::replaced_count() const { return state_->replaced.load(); }
 
 torch::Tensor to_normalized_float(const torch::Tensor& images, const std::vector<double>& mean,
                                   const std::vector<double>& std, const torch::Device& device) {

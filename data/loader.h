@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <torch/torch.h>
@@ -33,6 +34,17 @@ struct LoaderOptions {
   TORCH_ARG(bool, drop_last) = true;
   /// Seed of the per-sample augmentation RNG.
   TORCH_ARG(uint64_t, seed) = 0;
+  /// What an unreadable sample (UnreadableSample from the dataset) does: stop (the run fails
+  /// naming the file and reason) | skip (it is recorded, see unreadable_samples(), and replaced
+  /// by the next readable index, so batches keep their size and order).
+  TORCH_ARG(std::string, on_error) = "stop";
+};
+
+/// A sample that could not be read, with why.
+struct UnreadableRecord {
+  int64_t index = 0;
+  std::string source;  ///< file path (or file and offset)
+  std::string reason;
 };
 
 class Loader {
@@ -49,6 +61,12 @@ class Loader {
   /// (a bad sample) on the calling thread.
   std::optional<HostBatch> next();
   int64_t batches_per_epoch() const;
+  /// Under on_error=skip: every distinct unreadable sample met so far, each once, in the order
+  /// met. Thread-safe.
+  std::vector<UnreadableRecord> unreadable_samples() const;
+  /// Under on_error=skip: how many served samples were replacements (a bad file met in two
+  /// epochs counts twice).
+  int64_t replaced_count() const;
 
  private:
   struct State;

@@ -233,7 +233,7 @@ TEST_F(ImageFolderTest, CorruptFileNamesItsPath) {
   ASSERT_EQ(dataset.path(4), path("train/bee/broken.jpg"));
   const std::string message = thrown_message([&] { dataset.get(4); });
   EXPECT_NE(message.find(path("train/bee/broken.jpg")), std::string::npos) << message;
-  EXPECT_NE(message.find("decode"), std::string::npos) << message;
+  EXPECT_NE(message.find("not an image"), std::string::npos) << message;
   // The neighbours still read.
   EXPECT_EQ(dataset.get(3).image.rows, 6);
   EXPECT_EQ(dataset.get(5).label, 2);
