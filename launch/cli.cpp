@@ -69,6 +69,19 @@ const std::vector<CommandSpec>& command_table() {
        "For an MAE checkpoint: the first 8 test images in three rows (original, what the\n"
        "encoder sees with masked patches grey, reconstruction with the visible patches pasted\n"
        "back), written as a PNG to --out (default: reconstruction.png in the run directory).\n"},
+      {"audit",
+       {"--dataset", "--config", "--split", "--threads", "--out"},
+       {},
+       {"--dataset"},
+       true,
+       false,
+       "  pretext audit --dataset NAME|FILE.cfg [--data.root=DIR ...] [--split train|test|all]\n"
+       "                [--threads N] [--out FILE.tsv]\n",
+       "Reads every sample of a dataset once and prints each unreadable one (empty, truncated,\n"
+       "not an image, a type not accepted, over data.max_pixels) with the reason, then the\n"
+       "counts: listed = decoded + unreadable. Exits 1 when any sample is unreadable.\n"
+       "--dataset is a dataset name (image_folder, cifar10, ...; set data.root) or a config\n"
+       "file whose [data] section is used; --out also writes the list as TSV.\n"},
   };
   return table;
 }

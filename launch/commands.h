@@ -8,5 +8,6 @@ namespace pretext {
 int run_train_command(const CommandLine& line);
 int run_knn_command(const CommandLine& line);
 int run_reconstruct_command(const CommandLine& line);
+int run_audit_command(const CommandLine& line);
 
 }  // namespace pretext

@@ -77,6 +77,14 @@ std::vector<ConfigSection> config_sections(RunConfig& c) {
          &c.dataset.cifar100_labels()},
         {"stl10_train_split", "stl10 training set: train | unlabeled | train+unlabeled",
          &c.dataset.stl10_train_split()},
+        {"max_pixels",
+         "largest width x height of an image file, read from its header before decoding "
+         "(PIL's limit: 89478485)",
+         &c.dataset.max_pixels()},
+        {"on_error",
+         "unreadable image file: stop (fail naming it) | skip (replace it, list it in "
+         "unreadable_samples.tsv, count it in data/replaced)",
+         &c.loader.on_error()},
         {"image_size", "side of the global crops and evaluation views", &c.image_size},
         {"num_workers", "decode/augment threads", &c.loader.num_workers()},
         {"prefetch_batches", "batches prepared ahead", &c.loader.prefetch_batches()},

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
         {"train", pretext::run_train_command},
         {"knn", pretext::run_knn_command},
         {"reconstruct", pretext::run_reconstruct_command},
+        {"audit", pretext::run_audit_command},
     };
     return commands.at(line.command)(line);
   } catch (const pretext::UsageError& e) {

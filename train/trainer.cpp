@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "data/unreadable_report.h"
 #include "train/gradient_clipping.h"
 #include "train/metrics_log.h"
 #include "train/schedule.h"
@@ -152,6 +153,8 @@ TrainSummary Trainer::run() {
   int64_t interval_images = 0;
   int64_t total_images = 0;
   const int64_t first_step = position_.step;
+  // data.on_error=skip: unreadable files go to the run directory as they are met.
+  UnreadableReport unreadable(unreadable_report_path(options_.output_dir(), comm_.rank()));
 
   while (position_.step < stop_at && position_.epoch < options_.epochs()) {
     loader_.start_epoch(position_.epoch, position_.batch_in_epoch);
@@ -185,7 +188,8 @@ TrainSummary Trainer::run() {
               .add("loss", summary.final_loss)
               .add("lr", lr)
               .add("weight_decay", weight_decay)
-              .add("images_per_s", images_per_s);
+              .add("images_per_s", images_per_s)
+              .add("data/replaced", loader_.replaced_count());
           for (const auto& [name, value] : last_metrics_) record.add(name, value.item<double>());
           log->write(record);
         }
@@ -200,6 +204,7 @@ TrainSummary Trainer::run() {
                        summary.final_loss, lr, images_per_s, format_duration(eta).c_str());
           std::fflush(stderr);
         }
+        unreadable.update(loader_);
         interval_start = Clock::now();
         interval_images = 0;
       }
@@ -225,6 +230,7 @@ TrainSummary Trainer::run() {
   // A stop mid-epoch (max_steps or a signal) still leaves a checkpoint to resume from.
   if (position_.batch_in_epoch != 0 || summary.interrupted) save(last_checkpoint_path());
   if (draw_progress) std::fprintf(stderr, "\n");
+  unreadable.update(loader_);
 
   if (last_loss_.defined()) summary.final_loss = last_loss_.item<double>();
   summary.position = position_;
