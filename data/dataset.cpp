@@ -11,6 +11,7 @@
 #include "data/cifar.h"
 #include "data/idx.h"
 #include "data/image_folder.h"
+#include "data/image_folder_index.h"
 #include "data/stl10.h"
 
 namespace pretext {
@@ -63,7 +64,8 @@ std::shared_ptr<Dataset> open_dataset(const DatasetOptions& options, const std::
                       options.max_pixels());
     DecodeOptions decode;
     decode.max_pixels = options.max_pixels();
-    return std::make_shared<ImageFolderDataset>(options.root(), split, options.limit(), decode);
+    return std::make_shared<ImageFolderDataset>(options.root(), split, options.limit(), decode,
+                                                resolve_index_cache(options.index_cache()));
   }
   const std::string prefix = split == "train" ? "train" : "t10k";
   const std::string images = find_idx_file(options.root(), prefix + "-images-idx3-ubyte", name);

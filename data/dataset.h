@@ -72,6 +72,9 @@ struct DatasetOptions {
   /// image_folder: largest width x height accepted, read from the header before decoding
   /// (PIL's decompression-bomb limit, 89478485).
   TORCH_ARG(int64_t, max_pixels) = 89478485;
+  /// image_folder: where the file listing is cached between runs: auto ($XDG_CACHE_HOME/pretext
+  /// or ~/.cache/pretext) | off | a folder. Reused while no class folder changed.
+  TORCH_ARG(std::string, index_cache) = "auto";
 };
 
 /// Opens split "train" or "test" of the configured dataset; unknown names list the known ones,

@@ -7,8 +7,8 @@
 // which the PIL loader ignores.
 #include "data/image_folder.h"
 
-#include <algorithm>
-#include <cctype>
+#include "data/image_folder_index.h"
+
 #include <filesystem>
 #include <system_error>
 
@@ -18,51 +18,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool is_image_file(const fs::path& path) {
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".webp";
-}
-
 bool is_folder(const fs::path& path) {
   std::error_code error;
   return fs::is_directory(path, error);
 }
 
-struct Listing {
-  std::vector<std::string> folders;  // names, sorted
-  std::vector<std::string> images;   // names, sorted
-};
-
-/// Sub-folders and image files directly inside `folder` (symlinks followed), sorted by name.
-Listing list_folder(const fs::path& folder) {
-  Listing listing;
-  std::error_code error;
-  fs::directory_iterator it(folder, error);
-  for (; !error && it != fs::directory_iterator(); it.increment(error)) {
-    const std::string name = it->path().filename().string();
-    if (name.empty() || name[0] == '.') {
-      continue;
-    }
-    std::error_code kind_error;
-    if (it->is_directory(kind_error)) {
-      listing.folders.push_back(name);
-    } else if (it->is_regular_file(kind_error) && is_image_file(it->path())) {
-      listing.images.push_back(name);
-    }
-  }
-  TORCH_CHECK(!error, "ImageFolderDataset: cannot list '", folder.string(), "': ", error.message(),
-              " (check that the folder is readable)");
-  std::sort(listing.folders.begin(), listing.folders.end());
-  std::sort(listing.images.begin(), listing.images.end());
-  return listing;
-}
-
 }  // namespace
 
 ImageFolderDataset::ImageFolderDataset(const std::string& root, const std::string& split,
-                                       int64_t limit, DecodeOptions decode)
+                                       int64_t limit, DecodeOptions decode,
+                                       const std::string& index_cache)
     : split_(split), decode_(decode) {
   TORCH_CHECK_VALUE(decode.max_pixels > 0, "ImageFolderDataset: max_pixels must be positive, got ",
                     decode.max_pixels);
@@ -86,32 +51,11 @@ ImageFolderDataset::ImageFolderDataset(const std::string& root, const std::strin
               "'; ", expected);
   folder_ = folder.string();
 
-  const Listing top = list_folder(folder);
-  if (!top.folders.empty()) {
-    // Loose files next to class folders are ignored, as torchvision does.
-    classes_ = top.folders;
-    for (size_t label = 0; label < classes_.size(); ++label) {
-      const fs::path class_folder = folder / classes_[label];
-      const Listing files = list_folder(class_folder);
-      TORCH_CHECK(!files.images.empty(), "ImageFolderDataset: class folder '",
-                  class_folder.string(),
-                  "' holds no .jpg/.jpeg/.png/.bmp/.webp file (images in deeper folders are not "
-                  "searched); ",
-                  expected);
-      for (const std::string& name : files.images) {
-        paths_.push_back((class_folder / name).string());
-        labels_.push_back(static_cast<int64_t>(label));
-      }
-    }
-  } else {
-    TORCH_CHECK(!top.images.empty(), "ImageFolderDataset: split folder '", folder_,
-                "' holds no class folder and no .jpg/.jpeg/.png/.bmp/.webp file; ", expected);
-    paths_.reserve(top.images.size());
-    for (const std::string& name : top.images) {
-      paths_.push_back((folder / name).string());
-    }
-    labels_.assign(paths_.size(), -1);
-  }
+  const ImageFolderIndex index = index_image_folder(folder_, index_cache, expected);
+  classes_ = index.classes;
+  labels_ = index.labels;
+  paths_.reserve(index.files.size());
+  for (const std::string& file : index.files) paths_.push_back((folder / file).string());
   if (limit > 0 && limit < size()) {
     paths_.resize(static_cast<size_t>(limit));
     labels_.resize(static_cast<size_t>(limit));

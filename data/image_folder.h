@@ -14,10 +14,10 @@
 namespace pretext {
 
 /// Images of <root>/<split>/<class>/ with label = index of <class> among the sorted class
-/// folders; within a class, files are sorted by name. Only files whose extension is .jpg, .jpeg,
-/// .png, .bmp or .webp (any case) count; other files, entries starting with '.', and nested
-/// folders below a class folder are ignored. A split folder holding images but no class folders
-/// is read as unlabelled (label -1, num_classes 0).
+/// folders; within a class, files are sorted by name (bytewise, the same on every machine). Only
+/// files whose extension is .jpg, .jpeg, .png, .bmp or .webp (any case) count; other files, entries
+/// starting with '.', and nested folders below a class folder are ignored. A split folder holding
+/// images but no class folders is read as unlabelled (label -1, num_classes 0).
 ///
 /// limit > 0 keeps the first `limit` images in that sorted order, so a small limit covers only
 /// the first classes; num_classes still counts every class folder found.
@@ -29,8 +29,10 @@ class ImageFolderDataset final : public Dataset {
  public:
   /// Throws, naming the path and the expected layout, when root or the split folder is missing,
   /// or when the split folder or a class folder holds no image.
+  /// index_cache: folder keeping the listing between runs (see index_image_folder), "" = list
+  /// every time.
   ImageFolderDataset(const std::string& root, const std::string& split, int64_t limit = 0,
-                     DecodeOptions decode = {});
+                     DecodeOptions decode = {}, const std::string& index_cache = "");
 
   int64_t size() const override { return static_cast<int64_t>(paths_.size()); }
   int64_t channels() const override { return 3; }

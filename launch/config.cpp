@@ -85,6 +85,10 @@ std::vector<ConfigSection> config_sections(RunConfig& c) {
          "unreadable image file: stop (fail naming it) | skip (replace it, list it in "
          "unreadable_samples.tsv, count it in data/replaced)",
          &c.loader.on_error()},
+        {"index_cache",
+         "image_folder: where the file listing is kept between runs: auto (~/.cache/pretext) | "
+         "off | a folder",
+         &c.dataset.index_cache()},
         {"image_size", "side of the global crops and evaluation views", &c.image_size},
         {"num_workers", "decode/augment threads", &c.loader.num_workers()},
         {"prefetch_batches", "batches prepared ahead", &c.loader.prefetch_batches()},

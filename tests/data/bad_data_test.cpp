@@ -143,7 +143,9 @@ TEST_F(BadDataTest, AuditListsExactlyTheBadFiles) {
   std::set<std::string> reported;
   for (size_t k = 0; k < report.unreadable.size(); ++k) {
     const UnreadableRecord& record = report.unreadable[k];
-    if (k > 0) EXPECT_LT(report.unreadable[k - 1].index, record.index);
+    if (k > 0) {
+      EXPECT_LT(report.unreadable[k - 1].index, record.index);
+    }
     EXPECT_EQ(record.source, dataset.path(record.index));
     reported.insert(record.source);
     const auto expected = bad_.find(record.source);
@@ -194,13 +196,6 @@ TEST_F(BadDataTest, ReducedJpegDecodingKeepsTheShorterSideAboveTheLimit) {
   EXPECT_EQ(decode_image(bytes.data(), bytes.size(), "x", options).rows, 25);
   options.min_side = 0;
   EXPECT_EQ(decode_image(bytes.data(), bytes.size(), "x", options).rows, 200);
-}
-
-HostBatch only_batch(Loader& loader) {
-  loader.start_epoch(0);
-  auto batch = loader.next();
-  EXPECT_TRUE(batch.has_value());
-  return std::move(*batch);
 }
 
 TEST_F(BadDataTest, DefaultPolicyStopsNamingFileAndReason) {
