@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "data/cifar.h"
+#include "data/hdf5_shards.h"
 #include "data/idx.h"
 #include "data/image_folder.h"
 #include "data/image_folder_index.h"
@@ -38,9 +39,10 @@ std::string find_idx_file(const std::string& root, const std::string& stem,
 std::shared_ptr<Dataset> open_dataset(const DatasetOptions& options, const std::string& split) {
   const std::string& name = options.name();
   TORCH_CHECK_VALUE(name == "fashion_mnist" || name == "mnist" || name == "cifar10" ||
-                        name == "cifar100" || name == "stl10" || name == "image_folder",
+                        name == "cifar100" || name == "stl10" || name == "image_folder" ||
+                        name == "hdf5",
                     "open_dataset: unknown dataset '", name,
-                    "'; known: fashion_mnist, mnist, cifar10, cifar100, stl10, image_folder");
+                    "'; known: fashion_mnist, mnist, cifar10, cifar100, stl10, image_folder, hdf5");
   TORCH_CHECK_VALUE(split == "train" || split == "test", "open_dataset: unknown split '", split,
                     "' for ", name, "; known: train, test");
   TORCH_CHECK_VALUE(options.limit() >= 0, "open_dataset: limit must be >= 0, got ",
@@ -58,6 +60,12 @@ std::shared_ptr<Dataset> open_dataset(const DatasetOptions& options, const std::
   }
   if (name == "stl10") {
     return open_stl10(options.root(), split, options.stl10_train_split(), options.limit());
+  }
+  if (name == "hdf5") {
+    DecodeOptions decode;
+    decode.max_pixels = options.max_pixels();
+    return std::make_shared<Hdf5ShardDataset>(shard_manifest_path(options.root(), split),
+                                              options.limit(), decode);
   }
   if (name == "image_folder") {
     TORCH_CHECK_VALUE(options.max_pixels() > 0, "data.max_pixels must be positive, got ",

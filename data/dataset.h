@@ -58,7 +58,8 @@ class Dataset {
 struct DatasetOptions {
   /// fashion_mnist | mnist (IDX files, gzip or plain) | cifar10 | cifar100 | stl10 (official
   /// binary versions) | image_folder (JPEG/PNG files in <root>/<split>/<class>/, torchvision
-  /// ImageFolder layout; "val" serves when "test" is absent).
+  /// ImageFolder layout; "val" serves when "test" is absent) | hdf5 (shards written by
+  /// `pretext pack --out PREFIX`; root is PREFIX).
   TORCH_ARG(std::string, name) = "fashion_mnist";
   /// Folder holding the dataset files.
   TORCH_ARG(std::string, root) = "/usr/share/datasets/fashion-mnist";

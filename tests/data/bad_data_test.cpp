@@ -19,6 +19,7 @@
 #include "data/image_decode.h"
 #include "data/image_folder.h"
 #include "data/loader.h"
+#include "data/unreadable_report.h"
 #include "tests/test_util.h"
 
 namespace pretext {
@@ -248,6 +249,29 @@ TEST_F(BadDataTest, SkipReplacesDeterministicallyAndReportsEachFileOnce) {
       EXPECT_NE(record.reason.find(bad_[record.source]), std::string::npos) << record.reason;
     }
     EXPECT_EQ(reported.size(), bad_.size());
+
+    // The run directory's report: a header and one line per bad file, appended only once.
+    UnreadableReport report(unreadable_report_path(dir_.string(), workers == 0 ? 0 : 2));
+    EXPECT_EQ(report.path(),
+              (dir_ / (workers == 0 ? "unreadable_samples.tsv" : "unreadable_samples.rank2.tsv"))
+                  .string());
+    EXPECT_EQ(report.update(loader), bad_.size());
+    EXPECT_EQ(report.update(loader), 0u);
+    std::ifstream in(report.path());
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line, "index\tsource\treason");
+    size_t lines = 0;
+    while (std::getline(in, line)) {
+      const size_t tab = line.find('\t');
+      const size_t second = line.find('\t', tab + 1);
+      ASSERT_NE(second, std::string::npos) << line;
+      const std::string source = line.substr(tab + 1, second - tab - 1);
+      EXPECT_EQ(dataset->path(std::stoll(line.substr(0, tab))), source);
+      EXPECT_NE(line.find(bad_[source], second), std::string::npos) << line;
+      ++lines;
+    }
+    EXPECT_EQ(lines, bad_.size());
   }
   // 0 workers and 3 workers: identical bytes, epoch by epoch.
   ASSERT_EQ(runs.size(), 4u);
