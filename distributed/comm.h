@@ -11,6 +11,20 @@
 
 namespace pretext {
 
+/// A collective in flight; wait() blocks until its tensors hold the result (and rethrows the
+/// collective's error).
+class CommWork {
+ public:
+  virtual ~CommWork() = default;
+  virtual void wait() = 0;
+};
+
+/// A collective that already finished when it was returned.
+class CompletedWork final : public CommWork {
+ public:
+  void wait() override {}
+};
+
 class Comm {
  public:
   virtual ~Comm() = default;
@@ -21,6 +35,12 @@ class Comm {
 
   /// Sums each tensor across ranks, in place.
   virtual void all_reduce_sum(std::vector<torch::Tensor>& tensors) = 0;
+  /// Starts the in-place sum and returns at once; the tensors must live until wait().
+  /// Default: the blocking all_reduce_sum.
+  virtual std::unique_ptr<CommWork> all_reduce_sum_async(std::vector<torch::Tensor>& tensors) {
+    all_reduce_sum(tensors);
+    return std::make_unique<CompletedWork>();
+  }
   /// Concatenates every rank's tensor along dim 0 (rank order). No gradient flows back.
   virtual torch::Tensor all_gather(const torch::Tensor& tensor) = 0;
   /// Overwrites each tensor with root's copy, in place.

@@ -7,6 +7,8 @@
 
 #include <utility>
 
+#include "models/batch_norm.h"
+
 namespace pretext {
 namespace {
 
@@ -50,7 +52,7 @@ DinoHeadImpl::DinoHeadImpl(DinoHeadOptions options) : options_(std::move(options
       torch::nn::Linear linear(in, o.hidden_dim());
       init_linear(linear);
       mlp_->push_back(linear);
-      if (o.use_bn()) mlp_->push_back(torch::nn::BatchNorm1d(o.hidden_dim()));
+      if (o.use_bn()) mlp_->push_back(BatchNorm(o.hidden_dim()));
       mlp_->push_back(torch::nn::GELU());
       in = o.hidden_dim();
     }

@@ -6,6 +6,8 @@
 
 #include <utility>
 
+#include "models/batch_norm.h"
+
 namespace pretext {
 
 MlpHeadImpl::MlpHeadImpl(MlpHeadOptions options) : options_(std::move(options)) {
@@ -24,14 +26,13 @@ MlpHeadImpl::MlpHeadImpl(MlpHeadOptions options) : options_(std::move(options)) 
     const bool hidden = i + 1 < num_linear;
     if (hidden) {
       if (options_.hidden_batch_norm()) {
-        layers_->push_back(torch::nn::BatchNorm1d(dims[i + 1]));
+        layers_->push_back(BatchNorm(dims[i + 1]));
       }
       layers_->push_back(torch::nn::ReLU());
     }
   }
   if (options_.output_batch_norm()) {
-    layers_->push_back(
-        torch::nn::BatchNorm1d(torch::nn::BatchNorm1dOptions(dims.back()).affine(false)));
+    layers_->push_back(BatchNorm(BatchNormOptions(dims.back()).affine(false)));
   }
   layers_ = register_module("layers", layers_);
 }

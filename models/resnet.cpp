@@ -23,7 +23,7 @@ torch::nn::Conv2d conv1x1(int64_t in, int64_t out, int64_t stride) {
 
 /// Projection shortcut (`downsample`: 0 = 1x1 conv, 1 = BN) when the shape changes.
 torch::nn::Sequential make_downsample(int64_t in, int64_t out, int64_t stride) {
-  return torch::nn::Sequential(conv1x1(in, out, stride), torch::nn::BatchNorm2d(out));
+  return torch::nn::Sequential(conv1x1(in, out, stride), BatchNorm(out));
 }
 
 /// Two 3x3 convs (ResNet-18/34). Registration order is torchvision's, which fixes the
@@ -34,9 +34,9 @@ class BasicBlockImpl : public torch::nn::Module {
 
   BasicBlockImpl(int64_t in, int64_t planes, int64_t stride)
       : conv1(register_module("conv1", conv3x3(in, planes, stride))),
-        bn1(register_module("bn1", torch::nn::BatchNorm2d(planes))),
+        bn1(register_module("bn1", BatchNorm(planes))),
         conv2(register_module("conv2", conv3x3(planes, planes, 1))),
-        bn2(register_module("bn2", torch::nn::BatchNorm2d(planes))) {
+        bn2(register_module("bn2", BatchNorm(planes))) {
     if (stride != 1 || in != planes * kExpansion) {
       downsample = register_module("downsample", make_downsample(in, planes * kExpansion, stride));
     }
@@ -54,9 +54,9 @@ class BasicBlockImpl : public torch::nn::Module {
   void zero_init_last_bn() { torch::nn::init::zeros_(bn2->weight); }
 
   torch::nn::Conv2d conv1;
-  torch::nn::BatchNorm2d bn1;
+  BatchNorm bn1;
   torch::nn::Conv2d conv2;
-  torch::nn::BatchNorm2d bn2;
+  BatchNorm bn2;
   torch::nn::Sequential downsample{nullptr};
 };
 
@@ -67,11 +67,11 @@ class BottleneckImpl : public torch::nn::Module {
 
   BottleneckImpl(int64_t in, int64_t planes, int64_t stride)
       : conv1(register_module("conv1", conv1x1(in, planes, 1))),
-        bn1(register_module("bn1", torch::nn::BatchNorm2d(planes))),
+        bn1(register_module("bn1", BatchNorm(planes))),
         conv2(register_module("conv2", conv3x3(planes, planes, stride))),
-        bn2(register_module("bn2", torch::nn::BatchNorm2d(planes))),
+        bn2(register_module("bn2", BatchNorm(planes))),
         conv3(register_module("conv3", conv1x1(planes, planes * kExpansion, 1))),
-        bn3(register_module("bn3", torch::nn::BatchNorm2d(planes * kExpansion))) {
+        bn3(register_module("bn3", BatchNorm(planes * kExpansion))) {
     if (stride != 1 || in != planes * kExpansion) {
       downsample = register_module("downsample", make_downsample(in, planes * kExpansion, stride));
     }
@@ -88,11 +88,11 @@ class BottleneckImpl : public torch::nn::Module {
   void zero_init_last_bn() { torch::nn::init::zeros_(bn3->weight); }
 
   torch::nn::Conv2d conv1;
-  torch::nn::BatchNorm2d bn1;
+  BatchNorm bn1;
   torch::nn::Conv2d conv2;
-  torch::nn::BatchNorm2d bn2;
+  BatchNorm bn2;
   torch::nn::Conv2d conv3;
-  torch::nn::BatchNorm2d bn3;
+  BatchNorm bn3;
   torch::nn::Sequential downsample{nullptr};
 };
 
@@ -132,7 +132,7 @@ ResNet::ResNet(ResNetOptions options) : options_(std::move(options)) {
     conv1_ = conv3x3(options_.in_channels(), channels, 1);
   }
   conv1_ = register_module("conv1", conv1_);
-  bn1_ = register_module("bn1", torch::nn::BatchNorm2d(channels));
+  bn1_ = register_module("bn1", BatchNorm(channels));
 
   const int64_t base_widths[4] = {64, 128, 256, 512};
   for (size_t stage = 0; stage < blocks.size(); ++stage) {
@@ -169,7 +169,7 @@ void ResNet::reset_parameters() {
   for (auto& module : modules(/*include_self=*/false)) {
     if (auto* conv = module->as<torch::nn::Conv2d>()) {
       torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
-    } else if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+    } else if (auto* bn = module->as<BatchNormImpl>()) {
       torch::nn::init::ones_(bn->weight);
       torch::nn::init::zeros_(bn->bias);
     }

@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "models/backbone.h"
+#include "models/batch_norm.h"
 
 namespace pretext {
 
@@ -53,7 +54,7 @@ class ResNet final : public Backbone {
   ResNetOptions options_;
   int64_t feature_dim_ = 0;
   torch::nn::Conv2d conv1_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr};
+  BatchNorm bn1_{nullptr};
   std::vector<torch::nn::Sequential> stages_;
   torch::nn::Linear fc_{nullptr};
 };

@@ -43,6 +43,7 @@ class BarlowTwinsObjective final : public Objective {
   int64_t image_size_;
   std::shared_ptr<Backbone> backbone_;
   MlpHead projector_{nullptr};
+  Comm* comm_;  ///< the loss sees the global batch
 };
 
 }  // namespace pretext

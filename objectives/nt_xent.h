@@ -17,4 +17,12 @@ struct NtXentOutput {
 /// here). Computed in float32 whatever the input dtype.
 NtXentOutput nt_xent(const torch::Tensor& z0, const torch::Tensor& z1, double temperature);
 
+/// NT-Xent of this rank's anchors against the global batch: z0, z1 [b, D] are this rank's
+/// rows, all0, all1 [B, D] every rank's (this rank's at rows [offset, offset + b)). The
+/// 2b anchors are scored against all 2B candidates; the mean over ranks of the loss equals
+/// nt_xent(all0, all1). With offset 0 and all = z it is nt_xent itself.
+NtXentOutput nt_xent_global(const torch::Tensor& z0, const torch::Tensor& z1,
+                            const torch::Tensor& all0, const torch::Tensor& all1, int64_t offset,
+                            double temperature);
+
 }  // namespace pretext

@@ -1,6 +1,7 @@
 // SimCLR objective.
 #include "objectives/simclr.h"
 
+#include "distributed/all_gather_grad.h"
 #include "objectives/embedding_stats.h"
 #include "objectives/nt_xent.h"
 
@@ -17,7 +18,7 @@ OptionBindings bind_options(SimclrOptions& options) {
 }
 
 SimclrObjective::SimclrObjective(const ObjectiveContext& context, SimclrOptions options)
-    : options_(std::move(options)), image_size_(context.image_size) {
+    : options_(std::move(options)), image_size_(context.image_size), comm_(context.comm) {
   TORCH_CHECK_VALUE(options_.temperature() > 0.0, "simclr: temperature must be > 0, got ",
                     options_.temperature());
   TORCH_CHECK_VALUE(options_.proj_hidden_dim() > 0 && options_.proj_output_dim() > 0,
@@ -39,7 +40,13 @@ LossOutput SimclrObjective::compute_loss(const Batch& batch, const Step& step) {
   const auto z = projector_(backbone_->forward(torch::cat({batch.views[0], batch.views[1]})));
   const auto z0 = z.narrow(0, 0, b);
   const auto z1 = z.narrow(0, b, b);
-  const NtXentOutput nt = nt_xent(z0, z1, options_.temperature());
+  // Negatives from the global batch; gradients flow back to the rank that made them.
+  const bool distributed = comm_ != nullptr && comm_->world_size() > 1;
+  const NtXentOutput nt = distributed
+                              ? nt_xent_global(z0, z1, all_gather_with_grad(*comm_, z0),
+                                               all_gather_with_grad(*comm_, z1),
+                                               gathered_offset(*comm_, b), options_.temperature())
+                              : nt_xent(z0, z1, options_.temperature());
   LossOutput out{nt.loss, {{"simclr/positive_acc", nt.positive_acc}}};
   if (step.log_metrics) append_embedding_stats(z0.detach(), out.metrics);
   return out;

@@ -40,6 +40,7 @@ class SimclrObjective final : public Objective {
   int64_t image_size_;
   std::shared_ptr<Backbone> backbone_;
   MlpHead projector_{nullptr};
+  Comm* comm_;  ///< negatives come from every rank's batch
 };
 
 }  // namespace pretext

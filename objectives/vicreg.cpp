@@ -1,6 +1,7 @@
 // VICReg objective.
 #include "objectives/vicreg.h"
 
+#include "distributed/all_gather_grad.h"
 #include "objectives/embedding_stats.h"
 #include "objectives/vicreg_loss.h"
 
@@ -18,7 +19,7 @@ OptionBindings bind_options(VicregOptions& options) {
 }
 
 VicregObjective::VicregObjective(const ObjectiveContext& context, VicregOptions options)
-    : options_(std::move(options)), image_size_(context.image_size) {
+    : options_(std::move(options)), image_size_(context.image_size), comm_(context.comm) {
   TORCH_CHECK_VALUE(options_.proj_hidden_dim() > 0 && options_.proj_output_dim() > 0,
                     "vicreg: projector widths must be > 0, got proj_hidden_dim ",
                     options_.proj_hidden_dim(), " and proj_output_dim ",
@@ -40,8 +41,14 @@ ViewSpec VicregObjective::view_spec() const { return ViewSpec::two_views(image_s
 
 LossOutput VicregObjective::compute_loss(const Batch& batch, const Step& step) {
   TORCH_CHECK(batch.views.size() == 2, "vicreg: expected 2 views, got ", batch.views.size());
-  const auto z0 = projector_(backbone_->forward(batch.views[0]));  // [B, proj_output_dim]
-  const auto z1 = projector_(backbone_->forward(batch.views[1]));
+  auto z0 = projector_(backbone_->forward(batch.views[0]));  // [B, proj_output_dim]
+  auto z1 = projector_(backbone_->forward(batch.views[1]));
+  if (comm_ != nullptr && comm_->world_size() > 1) {
+    // Statistics over the global batch, as the official code's gather (each rank then holds
+    // the whole loss; gradient averaging over ranks makes that the global loss's gradient).
+    z0 = all_gather_with_grad(*comm_, z0);
+    z1 = all_gather_with_grad(*comm_, z1);
+  }
   const VicregLossOutput v =
       vicreg_loss(z0, z1, options_.sim_coeff(), options_.std_coeff(), options_.cov_coeff());
   LossOutput out{v.loss,

@@ -27,7 +27,7 @@ TEST_F(MlpHeadTest, TwoLayerShapeAndLayout) {
   MlpHead head(MlpHeadOptions::two_layer(16, 32, 8));
   EXPECT_EQ(head->forward(torch::randn({4, 16})).sizes(), torch::IntArrayRef({4, 8}));
   EXPECT_EQ(child_types(head),
-            (std::vector<std::string>{"torch::nn::LinearImpl", "torch::nn::BatchNorm1dImpl",
+            (std::vector<std::string>{"torch::nn::LinearImpl", "pretext::BatchNormImpl",
                                       "torch::nn::ReLUImpl", "torch::nn::LinearImpl"}));
   const auto params = head->named_parameters();
   EXPECT_EQ(params["layers.0.weight"].sizes(), torch::IntArrayRef({32, 16}));
@@ -56,7 +56,7 @@ TEST_F(MlpHeadTest, OutputBatchNormHasNoAffine) {
   MlpHead head(MlpHeadOptions::two_layer(8, 16, 4).output_batch_norm(true));
   const auto types = child_types(head);
   ASSERT_EQ(types.size(), 5u);
-  EXPECT_EQ(types.back(), "torch::nn::BatchNorm1dImpl");
+  EXPECT_EQ(types.back(), "pretext::BatchNormImpl");
   EXPECT_FALSE(head->named_parameters().contains("layers.4.weight"));
   EXPECT_TRUE(head->named_buffers().contains("layers.4.running_mean"));
   // Training-mode BN without affine: every output feature has zero mean, unit variance.
