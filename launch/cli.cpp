@@ -82,6 +82,20 @@ const std::vector<CommandSpec>& command_table() {
        "counts: listed = decoded + unreadable. Exits 1 when any sample is unreadable.\n"
        "--dataset is a dataset name (image_folder, cifar10, ...; set data.root) or a config\n"
        "file whose [data] section is used; --out also writes the list as TSV.\n"},
+      {"pack",
+       {"--input", "--out", "--shard-size", "--split"},
+       {"--raw"},
+       {"--input", "--out"},
+       true,
+       false,
+       "  pretext pack --input DIR|FILE.cfg --out PREFIX [--shard-size N]\n"
+       "               [--split all|train|test] [--raw] [--data.key=value ...]\n",
+       "Writes a dataset as HDF5 shards PREFIX-<split>-NNNNN.h5 of N samples (default 10000)\n"
+       "and a manifest PREFIX-<split>.manifest with counts, sizes and CRC-32 checksums; train\n"
+       "on them with --data.dataset=hdf5 --data.root=PREFIX. --input is an image folder (its\n"
+       "encoded files are copied after checking that each decodes; --raw stores pixels instead)\n"
+       "or a config file whose [data] dataset is packed as raw uint8 arrays (CIFAR, STL-10,\n"
+       "MNIST). --split all packs train and, when there is one, test.\n"},
   };
   return table;
 }

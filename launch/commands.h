@@ -9,5 +9,6 @@ int run_train_command(const CommandLine& line);
 int run_knn_command(const CommandLine& line);
 int run_reconstruct_command(const CommandLine& line);
 int run_audit_command(const CommandLine& line);
+int run_pack_command(const CommandLine& line);
 
 }  // namespace pretext
