@@ -94,7 +94,9 @@ class BadDataTest : public testing::Seeded {
       }
     }
     const cv::Mat big = noise_image(40, 40, 1);  // 1600 pixels: over the test's limit of 1000
-    const std::vector<uint8_t> jpeg = encode(".jpg", noise_image(16, 16, 2));
+    // 30x30 noise: about 2 KB, so most cuts fall in the scan data (after a ~600-byte header)
+    // and only the missing end-of-image marker tells them apart from a whole file.
+    const std::vector<uint8_t> jpeg = encode(".jpg", noise_image(30, 30, 2));
     const std::vector<uint8_t> png = encode(".png", noise_image(16, 16, 3));
     // A PNG header declaring 100000 x 100000 pixels and nothing else: refused before decoding.
     std::vector<uint8_t> bomb(png.begin(), png.begin() + 33);
@@ -109,7 +111,7 @@ class BadDataTest : public testing::Seeded {
       write(cls, "zero_" + n + ".jpg", {}, "empty file");
       write(cls, "cut_jpeg_" + n + ".jpg",
             std::vector<uint8_t>(jpeg.begin(),
-                                 jpeg.begin() + static_cast<long>(jpeg.size()) * (i % 4 + 1) / 6),
+                                 jpeg.begin() + static_cast<long>(jpeg.size()) * (i % 6 + 1) / 7),
             "truncated JPEG");
       write(cls, "cut_png_" + n + ".png",
             std::vector<uint8_t>(png.begin(),
