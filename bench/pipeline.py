@@ -42,7 +42,7 @@ def main():
         def __getitem__(self, i):
             image = Image.open(files[i]).convert("RGB")
             if args.mode == "decode":
-                return torch.zeros(1)
+                return (torch.zeros(1),)
             return augment(image), augment(image)
 
     loader = torch.utils.data.DataLoader(TwoViews(), batch_size=args.batch, shuffle=True,

@@ -9,7 +9,7 @@ packages=(
   libopencv-dev libboost-program-options-dev libhdf5-dev libgtest-dev zlib1g-dev
   libopenblas0-openmp
   dataset-fashion-mnist
-  python3-torch python3-torchvision python3-numpy
+  python3-torch python3-torchvision python3-numpy python3-pil libbenchmark-dev
   clang-format
 )
 
