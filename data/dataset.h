@@ -31,6 +31,16 @@ class UnreadableSample : public std::runtime_error {
   std::string reason_;
 };
 
+/// What the views cut from a sample need from its pixels, so a reader may decode a large JPEG at
+/// 1/2, 1/4 or 1/8 size (libjpeg's DCT scaling, several times faster) when that loses nothing
+/// the views can show. A shrink k is allowed when both hold for the W x H image:
+/// min(W, H) / k >= min_shorter_side and sqrt(W * H) / k >= min_sqrt_area. 0 = no constraint;
+/// both 0 = full size.
+struct ViewNeeds {
+  int64_t min_shorter_side = 0;  ///< resize-and-center-crop views: their size
+  double min_sqrt_area = 0.0;    ///< random crops: view size / smallest crop side per sqrt(area)
+};
+
 struct Sample {
   cv::Mat image;       ///< uint8, HxWx1 (grayscale) or HxWx3 (RGB); owns its pixels
   int64_t label = -1;  ///< class index, -1 when the dataset is unlabelled
@@ -46,6 +56,9 @@ class Dataset {
   virtual int64_t num_classes() const = 0;
   /// Thread-safe. index in [0, size()).
   virtual Sample get(int64_t index) const = 0;
+  /// get() for a loader that will cut views described by `needs` from the image: readers of
+  /// encoded images may decode it smaller (see ViewNeeds); others return get(index).
+  virtual Sample get_for_views(int64_t index, const ViewNeeds& needs) const { return get(index); }
   /// Human-readable origin for messages, e.g. the file path.
   virtual std::string describe() const = 0;
   /// Where sample `index` comes from, for messages and reports: its file path, or file and byte

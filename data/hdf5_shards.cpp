@@ -291,7 +291,14 @@ const Hdf5ShardDataset::Shard& Hdf5ShardDataset::locate(int64_t index, int64_t* 
   return *shards_[s];
 }
 
-Sample Hdf5ShardDataset::get(int64_t index) const {
+Sample Hdf5ShardDataset::get_for_views(int64_t index, const ViewNeeds& needs) const {
+  DecodeOptions decode = decode_;
+  decode.min_side = needs.min_shorter_side;
+  decode.min_sqrt_area = needs.min_sqrt_area;
+  return read(index, decode);
+}
+
+Sample Hdf5ShardDataset::read(int64_t index, const DecodeOptions& decode) const {
   int64_t local = 0;
   const Shard& shard = locate(index, &local);
   Handle space(H5Dget_space(shard.data), H5Sclose);
@@ -322,7 +329,7 @@ Sample Hdf5ShardDataset::get(int64_t index) const {
                   H5Dread(shard.data, H5T_NATIVE_UINT8, memory.id, space.id, H5P_DEFAULT,
                           bytes.data()) >= 0,
               "Hdf5ShardDataset: cannot read ", source(index), " (offsets out of range?)");
-  sample.image = decode_image(bytes.data(), bytes.size(), source(index), decode_);
+  sample.image = decode_image(bytes.data(), bytes.size(), source(index), decode);
   return sample;
 }
 

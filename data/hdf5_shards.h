@@ -49,13 +49,16 @@ class Hdf5ShardDataset final : public Dataset {
   int64_t size() const override { return size_; }
   int64_t channels() const override { return channels_; }
   int64_t num_classes() const override { return num_classes_; }
-  Sample get(int64_t index) const override;
+  Sample get(int64_t index) const override { return read(index, decode_); }
+  /// Encoded shards: decodes a large JPEG at reduced size when `needs` allows it.
+  Sample get_for_views(int64_t index, const ViewNeeds& needs) const override;
   std::string describe() const override;
   std::string source(int64_t index) const override;
 
  private:
   struct Shard;
   const Shard& locate(int64_t index, int64_t* local) const;
+  Sample read(int64_t index, const DecodeOptions& decode) const;
 
   std::string manifest_;
   bool raw_ = false;

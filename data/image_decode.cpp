@@ -7,6 +7,7 @@
 #include "data/image_decode.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -168,12 +169,21 @@ void check_complete(const ImageHeader& header, const uint8_t* b, size_t n, size_
   }
 }
 
-/// The largest libjpeg DCT scale (1, 2, 4, 8) keeping the shorter side >= min_side.
-int reduced_scale(const ImageHeader& header, int64_t min_side) {
-  if (header.format != ImageFormat::kJpeg || min_side <= 0) return 1;
+/// The largest libjpeg DCT scale (1, 2, 4, 8) keeping the shorter side >= min_side and
+/// sqrt(area) >= min_sqrt_area.
+int reduced_scale(const ImageHeader& header, const DecodeOptions& options) {
+  if (header.format != ImageFormat::kJpeg ||
+      (options.min_side <= 0 && options.min_sqrt_area <= 0)) {
+    return 1;
+  }
   const int64_t shorter = std::min(header.width, header.height);
+  const double sqrt_area =
+      std::sqrt(static_cast<double>(header.width) * static_cast<double>(header.height));
   int scale = 1;
-  while (scale < 8 && shorter / (2 * scale) >= min_side) scale *= 2;
+  while (scale < 8 && shorter / (2 * scale) >= options.min_side &&
+         sqrt_area / (2 * scale) >= options.min_sqrt_area) {
+    scale *= 2;
+  }
   return scale;
 }
 
@@ -244,7 +254,7 @@ cv::Mat decode_image(const uint8_t* bytes, size_t size, const std::string& sourc
                            " (checked before decoding; raise data.max_pixels to accept it)");
   }
   check_complete(header, bytes, size, scan, source);
-  const int scale = reduced_scale(header, options.min_side);
+  const int scale = reduced_scale(header, options);
   const int flags = scale == 8   ? cv::IMREAD_REDUCED_COLOR_8
                     : scale == 4 ? cv::IMREAD_REDUCED_COLOR_4
                     : scale == 2 ? cv::IMREAD_REDUCED_COLOR_2

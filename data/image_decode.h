@@ -28,8 +28,10 @@ struct DecodeOptions {
   /// decompression-bomb limit, Image.MAX_IMAGE_PIXELS, is 89478485).
   int64_t max_pixels = 89478485;
   /// > 0: a JPEG may be decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, much faster)
-  /// as long as its shorter side stays >= min_side. 0 = always full size.
+  /// as long as its shorter side stays >= min_side (and min_sqrt_area holds). 0: no constraint.
   int64_t min_side = 0;
+  /// > 0: ... as long as sqrt(width * height) stays >= min_sqrt_area. With both 0: full size.
+  double min_sqrt_area = 0.0;
 };
 
 /// Format and size of an encoded image (`bytes` is the whole file). Throws UnreadableSample

@@ -75,6 +75,16 @@ Sample ImageFolderDataset::get(int64_t index) const {
   return sample;
 }
 
+Sample ImageFolderDataset::get_for_views(int64_t index, const ViewNeeds& needs) const {
+  DecodeOptions decode = decode_;
+  decode.min_side = needs.min_shorter_side;
+  decode.min_sqrt_area = needs.min_sqrt_area;
+  Sample sample;
+  sample.image = decode_image_file(path(index), decode);
+  sample.label = labels_[static_cast<size_t>(index)];
+  return sample;
+}
+
 std::string ImageFolderDataset::describe() const {
   const std::string classes =
       classes_.empty() ? "unlabelled" : std::to_string(classes_.size()) + " classes";

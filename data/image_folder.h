@@ -40,6 +40,8 @@ class ImageFolderDataset final : public Dataset {
   /// HxWx3 uint8 RGB; throws UnreadableSample, naming the file and the reason, when it cannot
   /// be read or decoded (see decode_image).
   Sample get(int64_t index) const override;
+  /// Decodes a large JPEG at reduced size when `needs` allows it.
+  Sample get_for_views(int64_t index, const ViewNeeds& needs) const override;
   std::string describe() const override;
   std::string source(int64_t index) const override { return path(index); }
 

@@ -78,6 +78,7 @@ struct Loader::State {
   std::vector<std::thread> workers;
 
   bool skip_unreadable = false;
+  ViewNeeds needs;  // lets readers decode large JPEGs smaller when no view loses detail
   mutable std::mutex unreadable_mutex;
   mutable std::set<int64_t> unreadable_indices;
   mutable std::vector<UnreadableRecord> unreadable;
@@ -125,7 +126,7 @@ struct Loader::State {
     for (int64_t attempt = 0; attempt < size; ++attempt) {
       *used = (index + attempt) % size;
       try {
-        Sample sample = dataset->get(*used);
+        Sample sample = dataset->get_for_views(*used, needs);
         if (attempt > 0) replaced.fetch_add(1);
         return sample;
       } catch (const UnreadableSample& e) {
@@ -229,6 +230,7 @@ Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Vie
   state_->batches_per_epoch = batches;
   state_->pin_memory = torch::cuda::is_available();
   state_->skip_unreadable = state_->options.on_error() == "skip";
+  state_->needs = state_->plan->needs();
   try {
     for (int64_t w = 0; w < state_->options.num_workers(); ++w) {
       state_->workers.emplace_back([state = state_.get()] { state->worker_loop(); });

@@ -6,6 +6,7 @@
 #include "data/views.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "data/augment.h"
@@ -109,6 +110,24 @@ std::vector<cv::Mat> ViewPlan::make_views(const cv::Mat& image, Rng& rng) const 
     }
   }
   return views;
+}
+
+ViewNeeds ViewPlan::needs() const {
+  ViewNeeds needs;
+  for (const ViewGroup& group : groups_) {
+    if (!group.augmented) {
+      needs.min_shorter_side = std::max(needs.min_shorter_side, group.size);
+      continue;
+    }
+    const AugmentOptions& a = group.augment;
+    // Smallest crop: w * h = scale_min * W * H with w / h at the ratio bound, so its shorter
+    // side is sqrt(scale_min * W * H * min(ratio_min, 1 / ratio_max)) (ratio_min <= 1).
+    const double thinnest = std::min({1.0, a.crop_ratio_min(), 1.0 / a.crop_ratio_max()});
+    const double side_per_sqrt_area = std::sqrt(a.crop_scale_min() * thinnest);
+    needs.min_sqrt_area =
+        std::max(needs.min_sqrt_area, static_cast<double>(group.size) / side_per_sqrt_area);
+  }
+  return needs;
 }
 
 int64_t ViewPlan::num_views() const {

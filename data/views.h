@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 #include <opencv2/core.hpp>
 
+#include "data/dataset.h"
 #include "data/rng.h"
 
 namespace pretext {
@@ -60,6 +61,10 @@ class ViewPlan {
   /// Crop size of view i (i in [0, num_views())).
   int64_t view_size(int64_t i) const;
   const std::vector<ViewGroup>& groups() const { return groups_; }
+  /// The least source resolution every view still uses in full: random crops need their
+  /// smallest possible crop (area scale_min, the most elongated allowed ratio) to have at least
+  /// as many pixels per side as the view; evaluation views need the shorter side.
+  ViewNeeds needs() const;
 
  private:
   std::vector<ViewGroup> groups_;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -16,6 +17,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "data/audit.h"
+#include "data/augment.h"
 #include "data/image_decode.h"
 #include "data/image_folder.h"
 #include "data/loader.h"
@@ -199,6 +201,41 @@ TEST_F(BadDataTest, ReducedJpegDecodingKeepsTheShorterSideAboveTheLimit) {
   EXPECT_EQ(decode_image(bytes.data(), bytes.size(), "x", options).rows, 25);
   options.min_side = 0;
   EXPECT_EQ(decode_image(bytes.data(), bytes.size(), "x", options).rows, 200);
+}
+
+TEST_F(BadDataTest, ViewsDecideHowSmallAJpegIsDecoded) {
+  // Evaluation views need the shorter side; random crops their smallest crop's side.
+  EXPECT_EQ(ViewPlan::evaluation(100).needs().min_shorter_side, 100);
+  const ViewPlan crops({ViewGroup{2, 64, AugmentOptions().crop_scale_min(0.5), true}});
+  // Smallest crop side = sqrt(0.5 * 0.75) * sqrt(area) = 0.612 sqrt(area).
+  EXPECT_NEAR(crops.needs().min_sqrt_area, 64.0 / std::sqrt(0.5 * 0.75), 1e-9);
+  EXPECT_EQ(crops.needs().min_shorter_side, 0);
+
+  const fs::path file = dir_ / "big" / "train" / "photo.jpg";
+  fs::create_directories(file.parent_path());
+  ASSERT_TRUE(cv::imwrite(file.string(), noise_image(600, 800, 9)));
+  const auto dataset = std::make_shared<ImageFolderDataset>((dir_ / "big").string(), "train");
+  EXPECT_EQ(dataset->get(0).image.rows, 600);
+  // 600 / 4 = 150 >= 100 but 600 / 8 < 100: a quarter.
+  EXPECT_EQ(dataset->get_for_views(0, ViewPlan::evaluation(100).needs()).image.rows, 150);
+  // sqrt(800 * 600) = 693; / 4 = 173 >= 104.5, / 8 = 87 < 104.5: a quarter as well.
+  const cv::Mat quarter = dataset->get_for_views(0, crops.needs()).image;
+  EXPECT_EQ(quarter.rows, 150);
+  EXPECT_EQ(quarter.cols, 200);
+  // Nothing to gain for small views of a small image: full size.
+  EXPECT_EQ(dataset->get_for_views(0, ViewPlan::evaluation(400).needs()).image.rows, 600);
+
+  // The loader decodes through the plan's needs: its view is the one cut from the quarter.
+  auto plan = std::make_shared<const ViewPlan>(ViewPlan::evaluation(100));
+  Loader loader(dataset, plan, ShardedSampler(1, 0, false),
+                LoaderOptions().batch_size(1).num_workers(0).drop_last(false));
+  loader.start_epoch(0);
+  const auto batch = loader.next();
+  ASSERT_TRUE(batch.has_value());
+  const cv::Mat expected = resize_center_crop(dataset->get_for_views(0, plan->needs()).image, 100);
+  const torch::Tensor expected_chw =
+      torch::from_blob(expected.data, {100, 100, 3}, torch::kUInt8).permute({2, 0, 1});
+  EXPECT_TRUE(torch::equal(batch->views[0][0], expected_chw));
 }
 
 TEST_F(BadDataTest, DefaultPolicyStopsNamingFileAndReason) {
