@@ -4,6 +4,8 @@
 //
 // usage: pretext_bench_pipeline FOLDER_ROOT --workers N --batch B [--mode full|decode]
 //        [--epochs E]   (FOLDER_ROOT/train holds the images)
+#include <malloc.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -41,6 +43,11 @@ int main(int argc, char** argv) {
     else if (flag == "--mode")
       mode = value;
   }
+  // The allocator settings `pretext` itself starts with (train/allocator.cpp): decoded images
+  // and views are large blocks, reused instead of mapped and zeroed afresh for every image.
+  mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 64 * 1024 * 1024);
   // Per-core numbers: no hidden thread pools inside OpenCV or LibTorch.
   cv::setNumThreads(1);
   torch::set_num_threads(1);
