@@ -96,6 +96,26 @@ const std::vector<CommandSpec>& command_table() {
        "encoded files are copied after checking that each decodes; --raw stores pixels instead)\n"
        "or a config file whose [data] dataset is packed as raw uint8 arrays (CIFAR, STL-10,\n"
        "MNIST). --split all packs train and, when there is one, test.\n"},
+      {"launch",
+       {"--nproc-per-node", "--nnodes", "--node-rank", "--master-addr", "--master-port",
+        "--max-restarts", "--nodes", "--gpus-per-node", "--cpus-per-task", "--job-name", "--time",
+        "--partition", "--out"},
+       {"slurm"},
+       {},
+       false,
+       true,
+       "  pretext launch --nproc-per-node N [--nnodes M --node-rank R --master-addr A\n"
+       "                 --master-port P] [--max-restarts K] -- train --config FILE ...\n"
+       "  pretext launch slurm --nodes M --gpus-per-node G [--cpus-per-task C --time T\n"
+       "                 --partition P --job-name J --out FILE] -- train --config FILE ...\n",
+       "Runs this node's N ranks of a distributed job (the same environment as torchrun:\n"
+       "RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT; rank 0 of node 0 hosts the\n"
+       "rendezvous at --master-addr, default 127.0.0.1, port 29500). Output lines carry their\n"
+       "rank; SIGINT/SIGTERM are forwarded so the ranks checkpoint and stop. When a rank fails\n"
+       "the others are stopped, and with --max-restarts K the group is started again, up to K\n"
+       "times, with --resume auto. 'launch slurm' instead writes an sbatch script (--out,\n"
+       "default pretext.sbatch) running one rank per GPU through srun.\n",
+       false},
   };
   return table;
 }

@@ -10,5 +10,6 @@ int run_knn_command(const CommandLine& line);
 int run_reconstruct_command(const CommandLine& line);
 int run_audit_command(const CommandLine& line);
 int run_pack_command(const CommandLine& line);
+int run_launch_command(const CommandLine& line);
 
 }  // namespace pretext

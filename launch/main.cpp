@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
         {"knn", pretext::run_knn_command},
         {"reconstruct", pretext::run_reconstruct_command},
         {"audit", pretext::run_audit_command},
+        {"launch", pretext::run_launch_command},
         {"pack", pretext::run_pack_command},
     };
     return commands.at(line.command)(line);

@@ -5,10 +5,14 @@
 #include <fstream>
 #include <iostream>
 
+#include "distributed/all_reduce_grad.h"
+#include "distributed/c10d_comm.h"
 #include "distributed/comm.h"
+#include "distributed/environment.h"
 #include "launch/commands.h"
 #include "launch/components.h"
 #include "launch/knn_report.h"
+#include "models/batch_norm.h"
 #include "train/stop_signal.h"
 #include "train/text_file.h"
 #include "train/trainer.h"
@@ -42,10 +46,22 @@ int run_train_command(const CommandLine& line) {
     resume_from = resume;
   }
 
-  LocalComm comm;
+  // One process, or one rank of a torchrun / SLURM / `pretext launch` job.
+  const DistributedEnv env = read_distributed_env(process_env());
+  if (env.world_size > 1 && config.trainer.device() == "cuda") {
+    config.trainer.device("cuda:" + std::to_string(env.local_rank));
+  }
+  const std::unique_ptr<Comm> group =
+      connect_from_env(env, config.dist, torch::Device(config.trainer.device()));
+  Comm& comm = *group;
   apply_runtime_settings(config);
   const auto train_set = open_dataset(config.dataset, "train");
   auto objective = build_objective(config, train_set->channels(), comm);
+  if (config.dist.sync_batch_norm() && comm.world_size() > 1) {
+    set_batch_norm_all_reduce(*objective, [&comm](const torch::Tensor& summand) {
+      return all_reduce_sum_with_grad(comm, summand);
+    });
+  }
   auto loader = build_train_loader(config, train_set, *objective, comm);
 
   TrainerOptions trainer_options = config.trainer;

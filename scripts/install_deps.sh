@@ -11,6 +11,7 @@ packages=(
   dataset-fashion-mnist
   python3-torch python3-torchvision python3-numpy python3-pil libbenchmark-dev
   clang-format
+  iproute2 procps
 )
 
 missing=()

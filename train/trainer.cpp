@@ -69,6 +69,12 @@ Trainer::Trainer(std::shared_ptr<Objective> objective, Loader& loader, Comm& com
     for (auto& p : objective_->parameters()) state.push_back(p.detach());
     for (auto& b : objective_->buffers()) state.push_back(b);
     comm_.broadcast(state, 0);
+    TORCH_CHECK_VALUE(options_.bucket_mb() > 0.0, "dist.bucket_mb must be > 0, got ",
+                      options_.bucket_mb());
+    std::vector<torch::Tensor> params;
+    for (const auto& named : trainable_parameters(*objective_)) params.push_back(named.second);
+    gradient_reducer_ = std::make_unique<GradientReducer>(
+        std::move(params), comm_, static_cast<int64_t>(options_.bucket_mb() * 1024 * 1024));
   }
 }
 
@@ -96,13 +102,22 @@ double Trainer::weight_decay_at(const Step& step) const {
 }
 
 void Trainer::all_reduce_gradients() {
+  // Buckets already started during backward; this waits and writes the averages back.
+  if (gradient_reducer_) gradient_reducer_->finish();
+}
+
+void Trainer::average_logged_values_over_ranks() {
   if (comm_.world_size() == 1) return;
-  std::vector<torch::Tensor> grads;
-  for (auto& p : objective_->parameters()) {
-    if (p.requires_grad() && p.grad().defined()) grads.push_back(p.grad());
+  // One collective for the loss and every metric; every rank logs at the same steps.
+  std::vector<torch::Tensor> values = {last_loss_.to(torch::kFloat).reshape({1})};
+  for (const auto& metric : last_metrics_) {
+    values.push_back(metric.second.to(torch::kFloat).reshape({1}));
   }
-  comm_.all_reduce_sum(grads);
-  for (auto& g : grads) g.div_(static_cast<double>(comm_.world_size()));
+  std::vector<torch::Tensor> packed = {torch::cat(values)};
+  comm_.all_reduce_sum(packed);
+  const auto mean = packed[0] / static_cast<double>(comm_.world_size());
+  last_loss_ = mean[0];
+  for (size_t i = 0; i < last_metrics_.size(); ++i) last_metrics_[i].second = mean[i + 1];
 }
 
 void Trainer::train_step(const HostBatch& host_batch, const Step& step, double lr,
@@ -124,6 +139,7 @@ void Trainer::train_step(const HostBatch& host_batch, const Step& step, double l
     TORCH_CHECK(std::isfinite(value), "train: loss is ", value, " at step ", step.index, " (epoch ",
                 step.epoch, "); lower optim.lr or check the data");
   }
+  if (gradient_reducer_) gradient_reducer_->prepare();
   out.loss.backward();
   all_reduce_gradients();
   objective_->before_optimizer_step(step);
@@ -178,6 +194,7 @@ TrainSummary Trainer::run() {
       total_images += host_batch->views.at(0).size(0) * comm_.world_size();
 
       if (log_now) {
+        average_logged_values_over_ranks();
         const double elapsed = seconds_since(interval_start);
         const double images_per_s = elapsed > 0 ? interval_images / elapsed : 0.0;
         summary.final_loss = last_loss_.item<double>();

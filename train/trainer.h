@@ -12,6 +12,7 @@
 
 #include "data/loader.h"
 #include "distributed/comm.h"
+#include "distributed/gradient_reducer.h"
 #include "objectives/objective.h"
 #include "train/checkpoint.h"
 #include "train/optimizer.h"
@@ -76,6 +77,8 @@ class Trainer {
   /// optim.weight_decay, or its cosine ramp to optim.weight_decay_final when that is set.
   double weight_decay_at(const Step& step) const;
   void all_reduce_gradients();
+  /// At log steps: the loss and metrics become their means over ranks (the global batch's).
+  void average_logged_values_over_ranks();
   void save(const std::string& path);
 
   std::shared_ptr<Objective> objective_;
@@ -84,6 +87,8 @@ class Trainer {
   TrainerOptions options_;
   torch::Device device_;
   std::unique_ptr<Optimizer> optimizer_;
+  /// Bucketed, overlapped gradient averaging; null on a single rank.
+  std::unique_ptr<GradientReducer> gradient_reducer_;
   RunPosition position_;
   int64_t steps_per_epoch_ = 0;
   int64_t total_steps_ = 0;
