@@ -59,6 +59,9 @@ class Dataset {
   /// get() for a loader that will cut views described by `needs` from the image: readers of
   /// encoded images may decode it smaller (see ViewNeeds); others return get(index).
   virtual Sample get_for_views(int64_t index, const ViewNeeds& needs) const { return get(index); }
+  /// The label of sample `index` (-1 when unlabelled); readers that know it without decoding
+  /// override this.
+  virtual int64_t label(int64_t index) const { return get(index).label; }
   /// Human-readable origin for messages, e.g. the file path.
   virtual std::string describe() const = 0;
   /// Where sample `index` comes from, for messages and reports: its file path, or file and byte

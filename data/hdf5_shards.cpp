@@ -138,10 +138,10 @@ PackResult pack_dataset(const Dataset& dataset, const std::string& prefix, const
       const std::string path = dataset.source(i);
       std::vector<uint8_t> bytes = read_file_bytes(path);
       // Refuse now what would fail at training time (the label comes from the dataset).
-      decode_image(bytes.data(), bytes.size(), path, DecodeOptions{});
+      decode_image(bytes.data(), bytes.size(), path, options.decode);
       buffer.bytes.insert(buffer.bytes.end(), bytes.begin(), bytes.end());
       buffer.offsets.push_back(static_cast<int64_t>(buffer.bytes.size()));
-      buffer.labels.push_back(dataset.get(i).label);
+      buffer.labels.push_back(dataset.label(i));
     }
     if (static_cast<int64_t>(buffer.labels.size()) == options.shard_size) flush();
   }

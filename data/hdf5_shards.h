@@ -22,6 +22,8 @@ struct PackOptions {
   int64_t shard_size = 10000;
   /// raw pixel arrays instead of encoded files (for datasets without files to copy).
   bool raw = false;
+  /// Limits applied when checking that each encoded file decodes (data.max_pixels).
+  DecodeOptions decode;
 };
 
 struct PackResult {

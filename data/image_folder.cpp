@@ -85,6 +85,11 @@ Sample ImageFolderDataset::get_for_views(int64_t index, const ViewNeeds& needs) 
   return sample;
 }
 
+int64_t ImageFolderDataset::label(int64_t index) const {
+  path(index);  // the range check, naming the dataset
+  return labels_[static_cast<size_t>(index)];
+}
+
 std::string ImageFolderDataset::describe() const {
   const std::string classes =
       classes_.empty() ? "unlabelled" : std::to_string(classes_.size()) + " classes";

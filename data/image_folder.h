@@ -44,6 +44,7 @@ class ImageFolderDataset final : public Dataset {
   Sample get_for_views(int64_t index, const ViewNeeds& needs) const override;
   std::string describe() const override;
   std::string source(int64_t index) const override { return path(index); }
+  int64_t label(int64_t index) const override;
 
   /// Class folder names in label order; empty when unlabelled.
   const std::vector<std::string>& classes() const { return classes_; }

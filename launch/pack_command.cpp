@@ -37,6 +37,7 @@ int run_pack_command(const CommandLine& line) {
                     shard_size, "'");
   // Image folders keep their encoded files; record formats (CIFAR, STL-10, IDX) have none.
   options.raw = config.dataset.name() != "image_folder" || line.has("--raw");
+  options.decode.max_pixels = config.dataset.max_pixels();
   TORCH_CHECK_VALUE(config.dataset.name() != "hdf5",
                     "--input is already packed (data.dataset = ", "hdf5)");
 

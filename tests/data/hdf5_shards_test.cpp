@@ -24,6 +24,13 @@ namespace {
 namespace fs = std::filesystem;
 using testing::thrown_message;
 
+PackOptions pack_options(int64_t shard_size, bool raw) {
+  PackOptions options;
+  options.shard_size = shard_size;
+  options.raw = raw;
+  return options;
+}
+
 class Hdf5ShardsTest : public testing::Seeded {
  protected:
   void SetUp() override {
@@ -68,7 +75,7 @@ class Hdf5ShardsTest : public testing::Seeded {
 TEST_F(Hdf5ShardsTest, EncodedRoundTripAndConcurrentReads) {
   const auto folder = image_folder();
   const std::string prefix = (dir_ / "packed" / "set").string();
-  const PackResult result = pack_dataset(*folder, prefix, "train", PackOptions{3, false});
+  const PackResult result = pack_dataset(*folder, prefix, "train", pack_options(3, false));
   EXPECT_EQ(result.samples, 7);
   EXPECT_EQ(result.shards, 3);  // 3 + 3 + 1
   EXPECT_EQ(result.manifest, shard_manifest_path(prefix, "train"));
@@ -96,6 +103,27 @@ TEST_F(Hdf5ShardsTest, EncodedRoundTripAndConcurrentReads) {
   }
 }
 
+TEST_F(Hdf5ShardsTest, PackRefusesAFileThatWouldNotDecode) {
+  image_folder();
+  const fs::path empty = dir_ / "images" / "train" / "bee" / "9.jpg";
+  std::ofstream(empty).close();
+  const ImageFolderDataset folder((dir_ / "images").string(), "train");
+  std::string message = thrown_message(
+      [&] { pack_dataset(folder, (dir_ / "bad").string(), "train", pack_options(3, false)); });
+  EXPECT_NE(message.find(empty.string()), std::string::npos) << message;
+  EXPECT_NE(message.find("empty file"), std::string::npos) << message;
+  EXPECT_FALSE(fs::exists(shard_manifest_path((dir_ / "bad").string(), "train")));
+
+  fs::remove(empty);
+  PackOptions small = pack_options(3, false);
+  small.decode.max_pixels = 100;  // every image here is larger
+  message = thrown_message([&] {
+    pack_dataset(ImageFolderDataset((dir_ / "images").string(), "train"), (dir_ / "big").string(),
+                 "train", small);
+  });
+  EXPECT_NE(message.find("over data.max_pixels = 100"), std::string::npos) << message;
+}
+
 TEST_F(Hdf5ShardsTest, RawRoundTripAndRanksCoverEverySampleOnce) {
   std::vector<uint8_t> bytes;
   for (int r = 0; r < 10; ++r) {
@@ -108,7 +136,7 @@ TEST_F(Hdf5ShardsTest, RawRoundTripAndRanksCoverEverySampleOnce) {
   const auto cifar =
       std::make_shared<CifarDataset>(std::vector<std::string>{file}, CifarLabels::kCifar10);
   const std::string prefix = (dir_ / "raw").string();
-  EXPECT_EQ(pack_dataset(*cifar, prefix, "train", PackOptions{4, true}).shards, 3);
+  EXPECT_EQ(pack_dataset(*cifar, prefix, "train", pack_options(4, true)).shards, 3);
   auto packed = std::make_shared<Hdf5ShardDataset>(shard_manifest_path(prefix, "train"));
   EXPECT_EQ(packed->num_classes(), 10);
   expect_same_samples(*cifar, *packed);
@@ -131,7 +159,7 @@ TEST_F(Hdf5ShardsTest, RawRoundTripAndRanksCoverEverySampleOnce) {
 TEST_F(Hdf5ShardsTest, DamagedShardOrManifestIsRefusedByName) {
   const auto folder = image_folder();
   const std::string prefix = (dir_ / "set").string();
-  pack_dataset(*folder, prefix, "train", PackOptions{3, false});
+  pack_dataset(*folder, prefix, "train", pack_options(3, false));
   const std::string manifest = shard_manifest_path(prefix, "train");
   const std::string shard = (dir_ / "set-train-00001.h5").string();
   std::string original;
