@@ -1,12 +1,13 @@
 // index_image_folder: listing, the cache file, and its validation by folder modification times.
 // Cache format (text, names length-prefixed so any byte may appear in them):
-//   pretext-image-folder-index 1
+//   pretext-image-folder-index 2
 //   <len> <folder>
-//   stamps <n>      then n lines: <mtime ns> <len> <folder name, "" for the split folder>
+//   stamps <n>      then n lines: <stamp> <len> <folder name, "" for the split folder>
 //   classes <k>     then k lines: <len> <name>
 //   files <m>       then m lines: <label> <len> <relative path>
 #include "data/image_folder_index.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,7 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kMagic = "pretext-image-folder-index 1";
+constexpr const char* kMagic = "pretext-image-folder-index 2";
 
 bool is_image_file(const fs::path& path) {
   std::string ext = path.extension().string();
@@ -62,18 +63,30 @@ Listing list_folder(const fs::path& folder) {
   return listing;
 }
 
-int64_t mtime_ns(const fs::path& path) {
-  std::error_code error;
-  const auto time = fs::last_write_time(path, error);
-  if (error) return -1;
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
+/// A folder's identity and last change: inode, modification and status-change times (ns)
+/// mixed into one number. The inode catches a folder deleted and re-created within the
+/// timestamp resolution of a coarse file system.
+int64_t folder_stamp(const fs::path& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return -1;
+  const uint64_t parts[3] = {static_cast<uint64_t>(info.st_mtim.tv_sec) * 1000000000ULL +
+                                 static_cast<uint64_t>(info.st_mtim.tv_nsec),
+                             static_cast<uint64_t>(info.st_ctim.tv_sec) * 1000000000ULL +
+                                 static_cast<uint64_t>(info.st_ctim.tv_nsec),
+                             static_cast<uint64_t>(info.st_dev)};
+  uint64_t x = static_cast<uint64_t>(info.st_ino);
+  for (const uint64_t v : parts) {
+    x = (x ^ v) * 0x9E3779B97F4A7C15ULL;
+    x ^= x >> 29;
+  }
+  return static_cast<int64_t>(x & 0x7fffffffffffffffULL);
 }
 
 /// The stamps that must match for a cached index to stand: the folder, then each class.
 std::vector<std::pair<int64_t, std::string>> stamps_of(const fs::path& folder,
                                                        const std::vector<std::string>& classes) {
-  std::vector<std::pair<int64_t, std::string>> stamps = {{mtime_ns(folder), ""}};
-  for (const std::string& name : classes) stamps.emplace_back(mtime_ns(folder / name), name);
+  std::vector<std::pair<int64_t, std::string>> stamps = {{folder_stamp(folder), ""}};
+  for (const std::string& name : classes) stamps.emplace_back(folder_stamp(folder / name), name);
   return stamps;
 }
 

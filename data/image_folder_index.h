@@ -22,8 +22,9 @@ struct ImageFolderIndex {
 /// bytewise (unsigned byte order, independent of locale), so every machine gets the same order.
 ///
 /// With a non-empty `cache_dir`, the index is stored there (keyed by the folder's absolute
-/// path) and reused while the modification times of the folder and of every class folder are
-/// unchanged (adding, removing or renaming a file or class changes them). A cache that cannot
+/// path) and reused while the folder and every class folder keep their inode and modification
+/// and status-change times (adding, removing or renaming a file or class changes them; a folder
+/// re-created in the same instant gets a new inode). A cache that cannot
 /// be written or read back is ignored: the folder is listed instead. `layout_hint` ends the
 /// messages for an empty folder or class.
 ImageFolderIndex index_image_folder(const std::string& folder, const std::string& cache_dir,
