@@ -297,7 +297,7 @@ JsonValue parse_json(const std::string& text, const std::string& origin) {
   return Parser(text, origin).parse_document();
 }
 
-std::string json_quote(const std::string& value) {
+std::string json_string_literal(const std::string& value) {
   std::string out = "\"";
   for (const char c : value) {
     switch (c) {

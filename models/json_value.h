@@ -39,6 +39,6 @@ struct JsonValue {
 JsonValue parse_json(const std::string& text, const std::string& origin);
 
 /// `value` as a JSON string literal, quotes included (control characters as \u00XX).
-std::string json_quote(const std::string& value);
+std::string json_string_literal(const std::string& value);
 
 }  // namespace pretext

@@ -126,7 +126,7 @@ std::string encode_safetensors(const StateDict& tensors,
   if (!metadata.empty()) {
     header << "\"__metadata__\":{";
     for (const auto& [key, value] : metadata) {
-      header << (first ? "" : ",") << json_quote(key) << ":" << json_quote(value);
+      header << (first ? "" : ",") << json_string_literal(key) << ":" << json_string_literal(value);
       first = false;
     }
     header << "}";
@@ -139,7 +139,7 @@ std::string encode_safetensors(const StateDict& tensors,
     const std::string dtype = dtype_name(tensor.scalar_type(), name);
     contiguous.push_back(tensor.detach().to(torch::kCPU).contiguous());
     const uint64_t size = contiguous.back().nbytes();
-    header << (metadata.empty() && contiguous.size() == 1 ? "" : ",") << json_quote(name)
+    header << (metadata.empty() && contiguous.size() == 1 ? "" : ",") << json_string_literal(name)
            << ":{\"dtype\":\"" << dtype << "\",\"shape\":[";
     for (int64_t d = 0; d < tensor.dim(); ++d) header << (d ? "," : "") << tensor.size(d);
     header << "],\"data_offsets\":[" << offset << "," << offset + size << "]}";
