@@ -69,6 +69,37 @@ const std::vector<CommandSpec>& command_table() {
        "For an MAE checkpoint: the first 8 test images in three rows (original, what the\n"
        "encoder sees with masked patches grey, reconstruction with the visible patches pasted\n"
        "back), written as a PNG to --out (default: reconstruction.png in the run directory).\n"},
+      {"export",
+       {"--checkpoint", "--format", "--part", "--out"},
+       {},
+       {"--checkpoint", "--out"},
+       true,
+       false,
+       "  pretext export --checkpoint PATH --out FILE [--format safetensors|pt]\n"
+       "                 [--part backbone|teacher|student]\n",
+       "Writes one encoder of the checkpoint as a PyTorch state dict under torchvision (ResNet)\n"
+       "or timm (ViT) names, BatchNorm running statistics included and heads left out:\n"
+       "safetensors, or a torch.save archive that torch.load(..., weights_only=True) reads.\n"
+       "--format defaults to the --out extension (.safetensors, .pt, .pth). --part: backbone\n"
+       "(default: the encoder the objective evaluates; DINO's teacher), student, or teacher\n"
+       "(the EMA / momentum encoder of DINO, BYOL, MoCo). The file has no classifier: load it\n"
+       "into torchvision after model.fc = torch.nn.Identity(), or into timm with num_classes=0.\n",
+       false},
+      {"import",
+       {"--from", "--arch", "--config", "--out"},
+       {},
+       {"--from", "--arch", "--out"},
+       true,
+       false,
+       "  pretext import --from FILE --arch resnet18|resnet50|vit_tiny|vit_small|vit_base\n"
+       "                 [--config FILE] [--section.key=value ...] --out CKPT\n",
+       "Turns a torchvision ResNet or timm ViT state dict (safetensors or torch.save; a .pt is\n"
+       "read without running any code and may hold only dicts of tensors) into a pretext\n"
+       "checkpoint that knn and the other evaluation commands accept. Every backbone of the\n"
+       "configured objective starts from the file; torchvision's fc.* and timm's head.* are\n"
+       "ignored, and a missing num_batches_tracked counts from 0. The ResNet stem and the ViT\n"
+       "patch and image size are read off the weights unless set. Names or shapes that do not\n"
+       "match the architecture are listed and nothing is written.\n"},
       {"audit",
        {"--dataset", "--config", "--split", "--threads", "--out"},
        {},

@@ -1,6 +1,7 @@
 // RunConfig -> objective, loaders.
 #include "launch/components.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -83,6 +84,78 @@ std::string run_dir_of_checkpoint(const std::string& checkpoint) {
   std::filesystem::path folder = std::filesystem::path(checkpoint).parent_path();
   if (folder.filename() == "checkpoints") folder = folder.parent_path();
   return folder.string();
+}
+
+namespace {
+
+/// The checkpoint's input channels: dim 1 of the encoder's first 4-D (convolution) weight.
+int64_t stored_in_channels(Objective& objective, const TensorFile& file, int64_t fallback) {
+  torch::Tensor first_conv;
+  for (const auto& p : objective.encoder().parameters()) {
+    if (p.dim() == 4) {
+      first_conv = p;
+      break;
+    }
+  }
+  if (!first_conv.defined()) return fallback;
+  for (const auto& item : objective.named_parameters()) {
+    if (item.value().is_same(first_conv) && file.has("model/" + item.key())) {
+      const torch::Tensor& stored = file.get("model/" + item.key());
+      return stored.dim() == 4 ? stored.size(1) : fallback;
+    }
+  }
+  return fallback;
+}
+
+}  // namespace
+
+CheckpointRun load_checkpoint_weights(const std::string& checkpoint,
+                                      const std::vector<std::string>& overrides, Comm& comm) {
+  TORCH_CHECK_VALUE(std::filesystem::exists(checkpoint), "--checkpoint: '", checkpoint,
+                    "' does not exist");
+  const TensorFile file = read_tensor_file(checkpoint);
+  CheckpointRun run;
+  ConfigSources sources;
+  sources.texts.emplace_back(checkpoint, checkpoint_config_text(file));
+  sources.overrides = overrides;
+  apply_config(run.config, sources);
+  apply_runtime_settings(run.config);
+  run.objective = build_objective(run.config, 3, comm);
+  const int64_t channels = stored_in_channels(*run.objective, file, 3);
+  if (channels != 3) run.objective = build_objective(run.config, channels, comm);
+  load_module_state(*run.objective, "model/", file, checkpoint);
+  return run;
+}
+
+Backbone& objective_part(Objective& objective, const std::string& part) {
+  if (part == "backbone") return objective.eval_encoder();
+  if (part == "student") return objective.encoder();
+  TORCH_CHECK_VALUE(part == "teacher", "--part: unknown part '", part,
+                    "'; known: backbone, student, teacher");
+  for (const MomentumPair& pair : objective.momentum_pairs()) {
+    if (pair.online == &objective.encoder()) {
+      auto* teacher = dynamic_cast<Backbone*>(pair.target);
+      if (teacher != nullptr) return *teacher;
+    }
+  }
+  TORCH_CHECK_VALUE(false,
+                    "--part teacher: this objective has no teacher or momentum encoder; "
+                    "parts: backbone, student");
+  return objective.encoder();
+}
+
+std::vector<Backbone*> objective_backbones(Objective& objective) {
+  std::vector<Backbone*> backbones = {&objective.encoder()};
+  auto add = [&](Backbone* b) {
+    if (std::find(backbones.begin(), backbones.end(), b) == backbones.end()) backbones.push_back(b);
+  };
+  add(&objective.eval_encoder());
+  for (const MomentumPair& pair : objective.momentum_pairs()) {
+    if (pair.online == &objective.encoder()) {
+      if (auto* teacher = dynamic_cast<Backbone*>(pair.target)) add(teacher);
+    }
+  }
+  return backbones;
 }
 
 }  // namespace pretext

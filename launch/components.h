@@ -43,4 +43,18 @@ CheckpointRun load_checkpoint_run(const std::string& checkpoint, const std::stri
 /// The run directory of a checkpoint (<run>/checkpoints/x.ckpt -> <run>), for default outputs.
 std::string run_dir_of_checkpoint(const std::string& checkpoint);
 
+/// A checkpoint's objective rebuilt on the CPU from its stored config and `overrides`, weights
+/// loaded, without opening the dataset: the input channels are read off the stored encoder's
+/// first layer. For commands that only move weights (export). train_set stays empty.
+CheckpointRun load_checkpoint_weights(const std::string& checkpoint,
+                                      const std::vector<std::string>& overrides, Comm& comm);
+
+/// The encoder an export or import addresses: "backbone" (what the objective evaluates),
+/// "student" (the one trained by gradient) or "teacher" (the EMA / momentum copy of the
+/// student, for DINO, BYOL, MoCo); unknown parts and a teacher the objective lacks throw.
+Backbone& objective_part(Objective& objective, const std::string& part);
+
+/// Every distinct backbone of the objective: the student, the evaluated one and the teacher.
+std::vector<Backbone*> objective_backbones(Objective& objective);
+
 }  // namespace pretext

@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
         {"train", pretext::run_train_command},
         {"knn", pretext::run_knn_command},
         {"reconstruct", pretext::run_reconstruct_command},
+        {"export", pretext::run_export_command},
+        {"import", pretext::run_import_command},
         {"audit", pretext::run_audit_command},
         {"launch", pretext::run_launch_command},
         {"pack", pretext::run_pack_command},
