@@ -7,8 +7,6 @@
 #include <cmath>
 
 namespace pretext {
-namespace {
-
 void check_labels(const torch::Tensor& labels, int64_t expected_size, int64_t num_classes,
                   const char* what) {
   TORCH_CHECK(labels.defined() && labels.dim() == 1 && labels.size(0) == expected_size,
@@ -26,16 +24,8 @@ void check_labels(const torch::Tensor& labels, int64_t expected_size, int64_t nu
               "), got values in [", lo, ", ", hi, "]");
 }
 
-}  // namespace
-
-torch::Tensor knn_scores(const torch::Tensor& bank_features, const torch::Tensor& bank_labels,
-                         const torch::Tensor& query_features, int64_t num_classes,
-                         const KnnOptions& options) {
-  TORCH_CHECK_VALUE(options.k() > 0, "knn: k must be positive, got ", options.k());
-  TORCH_CHECK_VALUE(std::isfinite(options.temperature()) && options.temperature() > 0.0,
-                    "knn: temperature must be positive, got ", options.temperature());
-  TORCH_CHECK_VALUE(options.chunk_size() > 0, "knn: chunk_size must be positive, got ",
-                    options.chunk_size());
+void check_knn_inputs(const torch::Tensor& bank_features, const torch::Tensor& bank_labels,
+                      const torch::Tensor& query_features, int64_t num_classes) {
   TORCH_CHECK_VALUE(num_classes > 0, "knn: num_classes must be positive, got ", num_classes);
   TORCH_CHECK(bank_features.defined() && bank_features.dim() == 2 && bank_features.size(0) > 0,
               "knn: bank_features must be a non-empty [N, D] tensor, got ",
@@ -45,6 +35,17 @@ torch::Tensor knn_scores(const torch::Tensor& bank_features, const torch::Tensor
               "knn: query_features must be [Q, ", bank_features.size(1), "] like the bank, got ",
               query_features.defined() ? query_features.sizes() : torch::IntArrayRef{});
   check_labels(bank_labels, bank_features.size(0), num_classes, "bank_labels");
+}
+
+torch::Tensor knn_scores(const torch::Tensor& bank_features, const torch::Tensor& bank_labels,
+                         const torch::Tensor& query_features, int64_t num_classes,
+                         const KnnOptions& options) {
+  TORCH_CHECK_VALUE(options.k() > 0, "knn: k must be positive, got ", options.k());
+  TORCH_CHECK_VALUE(std::isfinite(options.temperature()) && options.temperature() > 0.0,
+                    "knn: temperature must be positive, got ", options.temperature());
+  TORCH_CHECK_VALUE(options.chunk_size() > 0, "knn: chunk_size must be positive, got ",
+                    options.chunk_size());
+  check_knn_inputs(bank_features, bank_labels, query_features, num_classes);
 
   namespace F = torch::nn::functional;
   const auto device = bank_features.device();

@@ -24,6 +24,15 @@ struct KnnResult {
   int64_t num_queries = 0;
 };
 
+/// Throws unless bank_features is a non-empty [N, D], query_features [Q, D], and bank_labels
+/// [N] integer classes in [0, num_classes).
+void check_knn_inputs(const torch::Tensor& bank_features, const torch::Tensor& bank_labels,
+                      const torch::Tensor& query_features, int64_t num_classes);
+/// Throws unless `labels` is [expected_size] integer classes in [0, num_classes); `what` names
+/// the tensor in the message.
+void check_labels(const torch::Tensor& labels, int64_t expected_size, int64_t num_classes,
+                  const char* what);
+
 /// Class scores [Q, num_classes] for each query (features need not be normalized: they are
 /// L2-normalized here). bank_features [N, D], bank_labels [N] int64 in [0, num_classes).
 torch::Tensor knn_scores(const torch::Tensor& bank_features, const torch::Tensor& bank_labels,

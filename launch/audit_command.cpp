@@ -9,6 +9,7 @@
 #include "data/audit.h"
 #include "data/dataset.h"
 #include "launch/commands.h"
+#include "launch/components.h"
 #include "launch/config.h"
 
 namespace pretext {
@@ -16,15 +17,7 @@ namespace fs = std::filesystem;
 
 int run_audit_command(const CommandLine& line) {
   RunConfig config;
-  ConfigSources sources;
-  const std::string dataset = line.value("--dataset");
-  std::error_code error;
-  if (fs::is_regular_file(dataset, error)) {
-    sources.texts.emplace_back(dataset, read_config_file(dataset));
-  } else {
-    // A dataset name; --data.* overrides after it (root, max_pixels, ...) still apply.
-    sources.overrides.push_back("data.dataset=" + dataset);
-  }
+  ConfigSources sources = dataset_argument_sources(line.value("--dataset"));
   if (!line.config_path().empty()) {
     sources.texts.emplace_back(line.config_path(), read_config_file(line.config_path()));
   }

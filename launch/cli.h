@@ -23,8 +23,10 @@ struct CommandLine {
   bool help = false;
   std::map<std::string, std::string> values;  ///< "--flag" -> value (last one wins)
   std::set<std::string> switches;             ///< switches given, e.g. "--baselines"
-  std::vector<std::string> overrides;         ///< "section.key=value"
-  std::vector<std::string> passthrough;       ///< everything after a bare "--"
+  /// List flags: "--runs" -> every argument after it up to the next "--..." argument.
+  std::map<std::string, std::vector<std::string>> lists;
+  std::vector<std::string> overrides;    ///< "section.key=value"
+  std::vector<std::string> passthrough;  ///< everything after a bare "--"
 
   /// The flag's value, or `fallback` when it was not given.
   std::string value(const std::string& flag, const std::string& fallback = "") const;
@@ -41,12 +43,13 @@ struct CommandSpec {
   std::string name;
   std::set<std::string> value_flags;
   std::set<std::string> switches;
-  std::vector<std::string> required;  ///< value flags that must be given
-  bool accepts_overrides = true;      ///< --section.key=value arguments
-  bool accepts_passthrough = false;   ///< a bare "--" followed by anything
-  std::string usage;                  ///< the synopsis line(s) for `pretext --help`
-  std::string help;                   ///< the paragraph for `pretext <command> --help`
-  bool lists_config_keys = true;      ///< `--help` appends every config key
+  std::vector<std::string> required;      ///< value flags that must be given
+  bool accepts_overrides = true;          ///< --section.key=value arguments
+  bool accepts_passthrough = false;       ///< a bare "--" followed by anything
+  std::string usage;                      ///< the synopsis line(s) for `pretext --help`
+  std::string help;                       ///< the paragraph for `pretext <command> --help`
+  bool lists_config_keys = true;          ///< `--help` appends every config key
+  std::set<std::string> list_flags = {};  ///< flags taking one or more values
 };
 
 /// Every command, in the order `pretext --help` lists them.

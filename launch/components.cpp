@@ -5,11 +5,31 @@
 #include <filesystem>
 #include <thread>
 
+#include "launch/training_hooks.h"
+#include "models/state_dict.h"
 #include "train/checkpoint.h"
+#include "train/mixed_precision.h"
 #include "train/tensor_file.h"
 #include "train/view_plan_builder.h"
 
 namespace pretext {
+
+ConfigSources dataset_argument_sources(const std::string& argument) {
+  ConfigSources sources;
+  std::error_code error;
+  if (std::filesystem::is_directory(argument, error)) {
+    // root/train/<class>/..., root/val or root/test, or a flat folder of images.
+    sources.overrides = {"data.dataset=image_folder", "data.root=" + argument};
+  } else if (std::filesystem::is_regular_file(argument, error)) {
+    sources.texts.emplace_back(argument, read_config_file(argument));
+  } else {
+    TORCH_CHECK_VALUE(argument.find('/') == std::string::npos, "'", argument,
+                      "' does not exist (expected a folder of images, a config file or a "
+                      "dataset name)");
+    sources.overrides = {"data.dataset=" + argument};
+  }
+  return sources;
+}
 
 void apply_runtime_settings(const RunConfig& config) {
   TORCH_CHECK_VALUE(config.threads >= 0, "train.threads must be >= 0, got ", config.threads);
@@ -18,6 +38,7 @@ void apply_runtime_settings(const RunConfig& config) {
                               : std::max<int64_t>(1, std::thread::hardware_concurrency());
   torch::set_num_threads(static_cast<int>(threads));
   torch::manual_seed(static_cast<uint64_t>(config.seed));
+  if (config.device().is_cuda()) set_cuda_tf32(config.tf32);
 }
 
 std::shared_ptr<Objective> build_objective(const RunConfig& config, int64_t in_channels,
@@ -60,6 +81,20 @@ std::unique_ptr<Loader> build_eval_loader(const RunConfig& config,
   return std::make_unique<Loader>(std::move(dataset), std::move(plan), sampler, options);
 }
 
+namespace {
+
+/// A checkpoint trained with eval.online_probe holds the probe's state: rebuild the probe so
+/// the strict load finds every entry (its class count is read off the stored weight).
+void attach_stored_online_probe(Objective& objective, const RunConfig& config,
+                                const TensorFile& file) {
+  if (!file.has("model/online_probe.weight")) return;
+  RunConfig with_probe = config;
+  with_probe.online_probe.enabled(true);
+  attach_online_probe(objective, with_probe, file.get("model/online_probe.weight").size(0));
+}
+
+}  // namespace
+
 CheckpointRun load_checkpoint_run(const std::string& checkpoint, const std::string& config_path,
                                   const std::vector<std::string>& overrides, Comm& comm) {
   TORCH_CHECK_VALUE(std::filesystem::exists(checkpoint), "--checkpoint: '", checkpoint,
@@ -74,8 +109,9 @@ CheckpointRun load_checkpoint_run(const std::string& checkpoint, const std::stri
   apply_runtime_settings(run.config);
   run.train_set = open_dataset(run.config.dataset, "train");
   run.objective = build_objective(run.config, run.train_set->channels(), comm);
+  attach_stored_online_probe(*run.objective, run.config, file);
   load_module_state(*run.objective, "model/", file, checkpoint);
-  run.objective->to(torch::Device(run.config.trainer.device()));
+  run.objective->to(run.config.device());
   return run;
 }
 
@@ -109,9 +145,13 @@ int64_t stored_in_channels(Objective& objective, const TensorFile& file, int64_t
 
 }  // namespace
 
-CheckpointRun load_checkpoint_weights(const std::string& checkpoint,
-                                      const std::vector<std::string>& overrides, Comm& comm) {
-  TORCH_CHECK_VALUE(std::filesystem::exists(checkpoint), "--checkpoint: '", checkpoint,
+namespace {
+
+/// load_checkpoint_weights without touching this process's seed and threads.
+CheckpointRun rebuild_checkpoint_weights(const std::string& checkpoint,
+                                         const std::vector<std::string>& overrides, Comm& comm,
+                                         bool runtime_settings) {
+  TORCH_CHECK_VALUE(std::filesystem::exists(checkpoint), "checkpoint '", checkpoint,
                     "' does not exist");
   const TensorFile file = read_tensor_file(checkpoint);
   CheckpointRun run;
@@ -119,12 +159,20 @@ CheckpointRun load_checkpoint_weights(const std::string& checkpoint,
   sources.texts.emplace_back(checkpoint, checkpoint_config_text(file));
   sources.overrides = overrides;
   apply_config(run.config, sources);
-  apply_runtime_settings(run.config);
+  if (runtime_settings) apply_runtime_settings(run.config);
   run.objective = build_objective(run.config, 3, comm);
   const int64_t channels = stored_in_channels(*run.objective, file, 3);
   if (channels != 3) run.objective = build_objective(run.config, channels, comm);
+  attach_stored_online_probe(*run.objective, run.config, file);
   load_module_state(*run.objective, "model/", file, checkpoint);
   return run;
+}
+
+}  // namespace
+
+CheckpointRun load_checkpoint_weights(const std::string& checkpoint,
+                                      const std::vector<std::string>& overrides, Comm& comm) {
+  return rebuild_checkpoint_weights(checkpoint, overrides, comm, /*runtime_settings=*/true);
 }
 
 Backbone& objective_part(Objective& objective, const std::string& part) {
@@ -156,6 +204,19 @@ std::vector<Backbone*> objective_backbones(Objective& objective) {
     }
   }
   return backbones;
+}
+
+void init_backbones_from_checkpoint(Objective& objective, const std::string& checkpoint,
+                                    Comm& comm) {
+  TORCH_CHECK_VALUE(std::filesystem::exists(checkpoint), "--init-from: '", checkpoint,
+                    "' does not exist");
+  // The source's own seed and threads must not replace this run's.
+  CheckpointRun source = rebuild_checkpoint_weights(checkpoint, {}, comm, false);
+  const StateDict state = module_state_dict(source.objective->eval_encoder());
+  for (Backbone* backbone : objective_backbones(objective)) {
+    load_module_state_dict(*backbone, state, checkpoint,
+                           "this run's " + objective.encoder().arch() + " backbone");
+  }
 }
 
 }  // namespace pretext

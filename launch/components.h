@@ -14,6 +14,11 @@
 
 namespace pretext {
 
+/// What a dataset argument (`pack --input`, `audit --dataset`) names, as config sources: a
+/// folder is an image folder at that root, a file is a config whose [data] section is used,
+/// anything else a dataset name (cifar10, stl10, ...; set --data.root).
+ConfigSources dataset_argument_sources(const std::string& argument);
+
 /// Seeds LibTorch and sets its thread count from [train].
 void apply_runtime_settings(const RunConfig& config);
 
@@ -56,5 +61,11 @@ Backbone& objective_part(Objective& objective, const std::string& part);
 
 /// Every distinct backbone of the objective: the student, the evaluated one and the teacher.
 std::vector<Backbone*> objective_backbones(Objective& objective);
+
+/// Loads the evaluation encoder of `checkpoint` (a pretext run's or an imported one, whatever
+/// its objective) into every backbone of `objective`; heads keep their initialization. Names
+/// or shapes that differ (another architecture) are listed in the error and nothing changes.
+void init_backbones_from_checkpoint(Objective& objective, const std::string& checkpoint,
+                                    Comm& comm);
 
 }  // namespace pretext

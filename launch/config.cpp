@@ -12,8 +12,18 @@ namespace pretext {
 namespace po = boost::program_options;
 
 RunConfig::RunConfig() {
-  trainer.epochs(100).warmup_epochs(10).log_every(10);
+  trainer.epochs(100).warmup_epochs(10).log_every(10).device("auto");
   for (const auto& name : objective_names()) objective_specs.push_back(make_objective_spec(name));
+}
+
+torch::Device RunConfig::device() const {
+  if (trainer.device() == "auto") return torch::cuda::is_available() ? torch::kCUDA : torch::kCPU;
+  try {
+    return torch::Device(trainer.device());
+  } catch (const c10::Error&) {
+    TORCH_CHECK_VALUE(false, "train.device must be auto, cpu, cuda or cuda:N, got '",
+                      trainer.device(), "'");
+  }
 }
 
 ObjectiveSpec& RunConfig::objective_spec() const {
@@ -49,7 +59,11 @@ std::vector<ConfigSection> config_sections(RunConfig& c) {
          &c.trainer.checkpoint_every_epochs()},
         {"seed", "seed of weights init, data order and augmentations", &c.seed},
         {"threads", "LibTorch compute threads (0 = all cores)", &c.threads},
-        {"device", "cpu (cuda in GPU builds)", &c.trainer.device()},
+        {"device", "auto (cuda when a GPU is visible, else cpu) | cpu | cuda | cuda:N",
+         &c.trainer.device()},
+        {"precision", "fp32 | bf16 (autocast forward and loss; weights and optimizer stay fp32)",
+         &c.trainer.precision()},
+        {"tf32", "TF32 tensor cores for fp32 matrix products on CUDA (Ampere and newer)", &c.tf32},
         {"progress", "progress line on a terminal", &c.trainer.progress()}}},
       {"optim",
        {{"name", "sgd | lars | adamw (SimCLR: lars; MAE, MoCo v3: adamw)", &c.optimizer.name()},
@@ -136,7 +150,24 @@ std::vector<ConfigSection> config_sections(RunConfig& c) {
       {"knn",
        {{"k", "neighbours (DINO: 20)", &c.knn.k()},
         {"temperature", "vote temperature (DINO: 0.07)", &c.knn.temperature()},
-        {"chunk_size", "queries scored at once", &c.knn.chunk_size()}}},
+        {"chunk_size", "queries scored at once", &c.knn.chunk_size()},
+        {"sweep_k", "neighbour counts of pretext knn --sweep", &c.knn_sweep.ks()},
+        {"sweep_temperature", "temperatures of pretext knn --sweep", &c.knn_sweep.temperatures()},
+        {"few_shot", "labelled images per class of pretext knn --few-shot", &c.few_shot.shots()},
+        {"few_shot_seeds", "one random few-shot bank per seed (mean and spread reported)",
+         &c.few_shot.seeds()}}},
+      {"linear",
+       {{"mode", "sgd (learning-rate grid) | lbfgs (logistic regression) | both", &c.linear_mode},
+        {"val_fraction", "share of the train split held out to choose hyper-parameters",
+         &c.linear_val_fraction},
+        {"learning_rates", "SGD grid, one head per rate, trained in one pass",
+         &c.linear.learning_rates()},
+        {"epochs", "SGD epochs over the cached features", &c.linear.epochs()},
+        {"batch_size", "SGD mini-batch", &c.linear.batch_size()},
+        {"momentum", "SGD momentum", &c.linear.momentum()},
+        {"weight_decay", "SGD weight decay", &c.linear.weight_decay()},
+        {"l2", "L-BFGS regularisation strengths, strongest first", &c.logistic.l2()},
+        {"max_iterations", "L-BFGS iterations per strength", &c.logistic.max_iterations()}}},
       {"dist",
        {{"backend", "auto (nccl for a CUDA device, gloo otherwise) | gloo | nccl",
          &c.dist.backend()},
@@ -148,7 +179,12 @@ std::vector<ConfigSection> config_sections(RunConfig& c) {
          &c.dist.sync_batch_norm()}}},
       {"eval",
        {{"after_train", "k-NN evaluation at the end of training", &c.eval_after_train},
-        {"baselines", "also evaluate random init and raw pixels", &c.eval_baselines}}},
+        {"baselines", "also evaluate random init and raw pixels", &c.eval_baselines},
+        {"online_probe", "train a linear head on detached features alongside the objective",
+         &c.online_probe.enabled()},
+        {"online_probe_lr", "online probe SGD learning rate", &c.online_probe.lr()},
+        {"knn_every_epochs", "k-NN evaluation every N epochs of pretraining (0 = off)",
+         &c.knn_every_epochs}}},
   };
   for (const auto& spec : c.objective_specs) sections.push_back({spec->name(), spec->bindings()});
   return sections;
@@ -210,6 +246,7 @@ void apply_config(RunConfig& config, const ConfigSources& sources) {
   }
   config.objective_spec();  // validates objective.name
   config.effective_lr();    // validates optim.lr_scaling
+  config.device();          // validates train.device
 }
 
 std::string resolved_config_text(RunConfig& config) {

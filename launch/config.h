@@ -13,6 +13,10 @@
 #include "data/views.h"
 #include "distributed/c10d_comm.h"
 #include "evaluation/knn.h"
+#include "evaluation/knn_sweep.h"
+#include "evaluation/linear_probe.h"
+#include "evaluation/logistic_regression.h"
+#include "evaluation/online_probe.h"
 #include "models/backbone.h"
 #include "objectives/option_binding.h"
 #include "objectives/registry.h"
@@ -27,6 +31,7 @@ struct RunConfig {
   int64_t batch_size = 256;  ///< global batch, split over ranks
   int64_t seed = 0;
   int64_t threads = 0;  ///< LibTorch intra-op threads (0 = all cores)
+  bool tf32 = true;     ///< TF32 matrix products on CUDA
   // [optim]
   OptimizerOptions optimizer;
   double base_lr = 0.3;               ///< lr per 256 images (linear rule) or per image (sqrt)
@@ -45,11 +50,20 @@ struct RunConfig {
   std::string objective = "simclr";
   // [knn]
   KnnOptions knn;
+  KnnSweepOptions knn_sweep;
+  FewShotOptions few_shot;
+  // [linear]
+  LinearProbeOptions linear;
+  LogisticRegressionOptions logistic;
+  std::string linear_mode = "both";  ///< sgd | lbfgs | both
+  double linear_val_fraction = 0.1;  ///< of the train split, for choosing hyper-parameters
   // [dist]
   DistOptions dist;
   // [eval]
   bool eval_after_train = true;
   bool eval_baselines = false;
+  OnlineProbeOptions online_probe;
+  int64_t knn_every_epochs = 0;  ///< periodic k-NN during pretraining (0 = off)
 
   /// One spec per registered objective; their sections are always accepted.
   std::vector<std::shared_ptr<ObjectiveSpec>> objective_specs;
@@ -57,6 +71,9 @@ struct RunConfig {
   RunConfig();
   /// The selected objective's spec; unknown names list the known ones.
   ObjectiveSpec& objective_spec() const;
+  /// train.device with "auto" resolved: cuda when LibTorch sees a GPU, else cpu. The config
+  /// (and so every checkpoint) keeps "auto", so a GPU run's checkpoint loads on a CPU host.
+  torch::Device device() const;
   /// Learning rate after the batch-size rule.
   double effective_lr() const;
 };

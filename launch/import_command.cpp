@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <regex>
 #include <sstream>
 
 #include "distributed/comm.h"
@@ -80,6 +81,23 @@ std::string settings_from_weights(const StateDict& state) {
   return ini.str();
 }
 
+/// --arch as pretext names it (resnet18, vit_small) or as timm does (vit_small_patch16,
+/// vit_small_patch16_224): the architecture, plus the patch and image size a timm name carries.
+std::vector<std::string> arch_overrides(const std::string& name) {
+  static const std::regex pretext_name("resnet18|resnet50|vit_tiny|vit_small|vit_base");
+  static const std::regex timm_name("(vit_(tiny|small|base))_patch([0-9]+)(_([0-9]+))?");
+  std::smatch match;
+  if (std::regex_match(name, pretext_name)) return {"model.arch=" + name};
+  TORCH_CHECK_VALUE(std::regex_match(name, match, timm_name), "--arch: unknown architecture '",
+                    name,
+                    "'; expected resnet18, resnet50, vit_tiny, vit_small, vit_base or a timm ViT "
+                    "name such as vit_small_patch16 or vit_base_patch16_224");
+  std::vector<std::string> overrides = {"model.arch=" + match[1].str(),
+                                        "model.patch_size=" + match[3].str()};
+  if (match[5].matched) overrides.push_back("data.image_size=" + match[5].str());
+  return overrides;
+}
+
 int64_t input_channels(const StateDict& state) {
   for (const char* name : {"conv1.weight", "patch_embed.proj.weight"}) {
     const torch::Tensor* weight = find_entry(state, name);
@@ -102,7 +120,7 @@ int run_import_command(const CommandLine& line) {
   if (!line.config_path().empty()) {
     sources.texts.emplace_back(line.config_path(), read_config_file(line.config_path()));
   }
-  sources.overrides.push_back("model.arch=" + arch);
+  sources.overrides = arch_overrides(arch);
   sources.overrides.insert(sources.overrides.end(), line.overrides.begin(), line.overrides.end());
   apply_config(config, sources);
   apply_runtime_settings(config);

@@ -41,12 +41,15 @@ int main(int argc, char** argv) {
     static const std::map<std::string, int (*)(const pretext::CommandLine&)> commands = {
         {"train", pretext::run_train_command},
         {"knn", pretext::run_knn_command},
+        {"linear", pretext::run_linear_command},
+        {"extract", pretext::run_extract_command},
         {"reconstruct", pretext::run_reconstruct_command},
+        {"audit", pretext::run_audit_command},
+        {"pack", pretext::run_pack_command},
+        {"compare", pretext::run_compare_command},
         {"export", pretext::run_export_command},
         {"import", pretext::run_import_command},
-        {"audit", pretext::run_audit_command},
         {"launch", pretext::run_launch_command},
-        {"pack", pretext::run_pack_command},
     };
     return commands.at(line.command)(line);
   } catch (const pretext::UsageError& e) {

@@ -5,6 +5,7 @@
 
 #include "data/hdf5_shards.h"
 #include "launch/commands.h"
+#include "launch/components.h"
 #include "launch/config.h"
 
 namespace pretext {
@@ -12,17 +13,7 @@ namespace fs = std::filesystem;
 
 int run_pack_command(const CommandLine& line) {
   RunConfig config;
-  ConfigSources sources;
-  const std::string input = line.value("--input");
-  std::error_code error;
-  if (fs::is_directory(input, error)) {
-    // A folder is an image folder (root/train/<class>/..., root/val or root/test).
-    sources.overrides = {"data.dataset=image_folder", "data.root=" + input};
-  } else {
-    TORCH_CHECK_VALUE(fs::is_regular_file(input, error), "--input: '", input,
-                      "' is neither a folder of images nor a config file");
-    sources.texts.emplace_back(input, read_config_file(input));
-  }
+  ConfigSources sources = dataset_argument_sources(line.value("--input"));
   sources.overrides.insert(sources.overrides.end(), line.overrides.begin(), line.overrides.end());
   apply_config(config, sources);
 

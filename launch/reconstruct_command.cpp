@@ -84,7 +84,7 @@ int run_reconstruct_command(const CommandLine& line) {
             .permute({2, 0, 1})
             .clone());
   }
-  const torch::Device device(run.config.trainer.device());
+  const torch::Device device = run.config.device();
   const auto& mean = run.config.trainer.mean();
   const auto& std = run.config.trainer.std();
   const auto images = to_normalized_float(torch::stack(host), mean, std, device);

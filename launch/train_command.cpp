@@ -12,6 +12,7 @@
 #include "launch/commands.h"
 #include "launch/components.h"
 #include "launch/knn_report.h"
+#include "launch/training_hooks.h"
 #include "models/batch_norm.h"
 #include "train/stop_signal.h"
 #include "train/text_file.h"
@@ -46,13 +47,16 @@ int run_train_command(const CommandLine& line) {
     resume_from = resume;
   }
 
+  // The config as the user wrote it (train.device = auto stays auto), for config.cfg and the
+  // checkpoints, before this process picks its device.
+  const std::string config_text = resolved_config_text(config);
   // One process, or one rank of a torchrun / SLURM / `pretext launch` job.
   const DistributedEnv env = read_distributed_env(process_env());
-  if (env.world_size > 1 && config.trainer.device() == "cuda") {
+  if (env.world_size > 1 && config.device().is_cuda() && !config.device().has_index()) {
     config.trainer.device("cuda:" + std::to_string(env.local_rank));
   }
-  const std::unique_ptr<Comm> group =
-      connect_from_env(env, config.dist, torch::Device(config.trainer.device()));
+  config.trainer.device(config.device().str());
+  const std::unique_ptr<Comm> group = connect_from_env(env, config.dist, config.device());
   Comm& comm = *group;
   apply_runtime_settings(config);
   const auto train_set = open_dataset(config.dataset, "train");
@@ -62,13 +66,19 @@ int run_train_command(const CommandLine& line) {
       return all_reduce_sum_with_grad(comm, summand);
     });
   }
+  // Weights of another checkpoint (a pretext run or `pretext import`) as the starting point; a
+  // resumed run continues from its own checkpoint instead.
+  const std::string init_from = line.value("--init-from");
+  if (!init_from.empty() && resume_from.empty()) {
+    init_backbones_from_checkpoint(*objective, init_from, comm);
+  }
   auto loader = build_train_loader(config, train_set, *objective, comm);
+  OnlineProbe probe = attach_online_probe(*objective, config, train_set->num_classes());
 
   TrainerOptions trainer_options = config.trainer;
-  trainer_options.lr(config.effective_lr())
-      .output_dir(output)
-      .config_text(resolved_config_text(config));
+  trainer_options.lr(config.effective_lr()).output_dir(output).config_text(config_text);
   Trainer trainer(objective, *loader, comm, config.optimizer, trainer_options);
+  trainer.set_hooks(make_training_hooks(config, objective, probe, comm));
   if (!resume_from.empty()) trainer.resume(resume_from);
 
   // Everything is validated: only now does the run directory get written.
@@ -82,6 +92,8 @@ int run_train_command(const CommandLine& line) {
     if (!resume_from.empty()) {
       std::cout << "pretext: resuming from " << resume_from << " at step "
                 << trainer.position().step << "\n";
+    } else if (!init_from.empty()) {
+      std::cout << "pretext: backbones start from the evaluation encoder of " << init_from << "\n";
     }
     std::cout.flush();
   }

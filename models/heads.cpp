@@ -1,7 +1,7 @@
 // MLP heads: SimCLR/MoCo v2 projectors, BYOL/SimSiam projectors and predictors.
 // References: SimCLR v2 (arXiv:2006.10029) and BYOL (arXiv:2006.07733) heads as written in
 // solo-learn and lightly (Linear -> BN -> ReLU per hidden layer, plain Linear output).
-// Deviations: none; BatchNorm is per process.
+// BatchNorm is per process, or SyncBatchNorm with dist.sync_batch_norm (models/batch_norm.h).
 #include "models/heads.h"
 
 #include <utility>

@@ -2,8 +2,8 @@
 // with the cross-correlation of the two views' projections driven to the identity.
 // Structure follows the official facebookresearch/barlowtwins main.py and solo-learn
 // methods/barlow_twins.py. Deviations: the views use the "simclr" augmentation recipe
-// (paper: BYOL's asymmetric one); BatchNorm is per process, so the cross-correlation is
-// over the local batch.
+// (paper: BYOL's asymmetric one). The cross-correlation is over the global batch; BatchNorm
+// is SyncBatchNorm with dist.sync_batch_norm.
 #pragma once
 
 #include <memory>

@@ -2,7 +2,7 @@
 // projector and predictor regress the projection of the other view made by an EMA target.
 // Structure follows solo-learn methods/byol.py (momentum_pairs plus an after-step EMA hook).
 // Its own augmentation recipe is "byol" (blur 1.0/0.1, solarization 0/0.2 on the two views).
-// Deviation: BatchNorm in the heads is per process.
+// BatchNorm is per process unless dist.sync_batch_norm (the paper: cross-replica statistics).
 #pragma once
 
 #include <memory>

@@ -5,7 +5,7 @@
 // teacher-temperature warm-up, cancel_gradients_last_layer) and solo-learn methods/dino.py.
 // Gradient clipping per parameter and the weight-decay schedule are trainer options
 // (train.grad_clip_mode = per_parameter, optim.weight_decay_final).
-// Deviation: BatchNorm (ResNet backbones, use_bn_in_head) is per process.
+// BatchNorm (ResNet backbones, use_bn_in_head) is SyncBatchNorm with dist.sync_batch_norm.
 #pragma once
 
 #include <memory>

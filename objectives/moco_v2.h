@@ -3,7 +3,8 @@
 // InfoNCE. Structure follows the official moco/builder.py (queue buffer + pointer, enqueue
 // after the step) and solo-learn methods/mocov2plus.py (momentum_pairs, the symmetric loss
 // with one queue per view).
-// Deviations: no shuffling BatchNorm across ranks; BatchNorm in the encoders is per process.
+// Deviation: no shuffling BatchNorm across ranks; BatchNorm is per process unless
+// dist.sync_batch_norm makes it SyncBatchNorm (global statistics, which also hide the positive).
 #pragma once
 
 #include <memory>

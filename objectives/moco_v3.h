@@ -3,7 +3,7 @@
 // from every rank are negatives. Structure follows the official moco-v3 builder.py (MLPs with
 // BatchNorm, an affine-free BatchNorm closing the projector, loss scaled by 2 * temperature)
 // and solo-learn methods/mocov3.py (momentum_pairs).
-// Deviation: BatchNorm in the heads is per process (official: SyncBatchNorm).
+// BatchNorm is SyncBatchNorm, as the official code, with dist.sync_batch_norm.
 // On a ViT, freeze_patch_embed fixes the random patch projection as the paper's ViT runs do.
 #pragma once
 

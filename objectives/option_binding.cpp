@@ -74,10 +74,17 @@ void assign_option(const OptionBinding& binding, const std::string& full_key,
         } else if constexpr (std::is_same_v<Field, std::string>) {
           *field = trim(text);
         } else {
-          std::vector<double> values;
+          using Item = typename Field::value_type;
+          Field values;
           std::stringstream stream(text);
           std::string item;
-          while (std::getline(stream, item, ',')) values.push_back(parse_double(full_key, item));
+          while (std::getline(stream, item, ',')) {
+            if constexpr (std::is_same_v<Item, int64_t>) {
+              values.push_back(parse_int(full_key, item));
+            } else {
+              values.push_back(parse_double(full_key, item));
+            }
+          }
           TORCH_CHECK_VALUE(!values.empty(), "config key '", full_key,
                             "': expected a comma-separated list of numbers, got '", text, "'");
           *field = values;
@@ -101,7 +108,12 @@ std::string format_option(const OptionBinding& binding) {
         } else {
           std::string joined;
           for (size_t i = 0; i < field->size(); ++i) {
-            joined += (i ? "," : "") + format_double((*field)[i]);
+            joined += i ? "," : "";
+            if constexpr (std::is_same_v<typename Field::value_type, int64_t>) {
+              joined += std::to_string((*field)[i]);
+            } else {
+              joined += format_double((*field)[i]);
+            }
           }
           return joined;
         }

@@ -13,13 +13,14 @@ namespace pretext {
 struct OptionBinding {
   std::string key;   ///< key inside the section, e.g. "temperature"
   std::string help;  ///< why it matters and the reference setting
-  std::variant<int64_t*, double*, bool*, std::string*, std::vector<double>*> target;
+  std::variant<int64_t*, double*, bool*, std::string*, std::vector<double>*, std::vector<int64_t>*>
+      target;
 };
 
 using OptionBindings = std::vector<OptionBinding>;
 
 /// Parses `text` into the bound field; throws c10::ValueError naming `full_key` on a malformed
-/// value. Lists of doubles are comma-separated.
+/// value. Lists are comma-separated.
 void assign_option(const OptionBinding& binding, const std::string& full_key,
                    const std::string& text);
 

@@ -3,7 +3,7 @@
 // the prediction regresses; no negatives and no momentum encoder.
 // Structure follows the official facebookresearch/simsiam builder.py and solo-learn
 // methods/simsiam.py. Deviations: the views use the "simclr" augmentation recipe;
-// BatchNorm in the heads is per process.
+// BatchNorm is per process unless dist.sync_batch_norm (the reference uses SyncBatchNorm).
 #pragma once
 
 #include <memory>

@@ -11,12 +11,14 @@
 
 namespace pretext {
 
-/// A flat JSON object; values are numbers or strings.
+/// A JSON object; values are numbers, strings, or JSON text built elsewhere (add_json).
 class JsonObject {
  public:
   JsonObject& add(const std::string& key, double value);
   JsonObject& add(const std::string& key, int64_t value);
   JsonObject& add(const std::string& key, const std::string& value);
+  /// `json` must already be valid JSON (an object or array built by the caller).
+  JsonObject& add_json(const std::string& key, const std::string& json);
   /// Other integer types (int, size_t, ...) as int64_t, so add("epoch", 3) is not ambiguous.
   template <typename T,
             typename = std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>>>

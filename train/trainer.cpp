@@ -11,6 +11,7 @@
 #include "data/unreadable_report.h"
 #include "train/gradient_clipping.h"
 #include "train/metrics_log.h"
+#include "train/mixed_precision.h"
 #include "train/schedule.h"
 #include "train/stop_signal.h"
 
@@ -52,7 +53,8 @@ Trainer::Trainer(std::shared_ptr<Objective> objective, Loader& loader, Comm& com
       loader_(loader),
       comm_(comm),
       options_(std::move(options)),
-      device_(options_.device()) {
+      device_(options_.device()),
+      bf16_(uses_bf16(options_.precision())) {
   TORCH_CHECK_VALUE(options_.epochs() >= 1, "train.epochs must be >= 1, got ", options_.epochs());
   check_grad_clip_mode(options_.grad_clip_mode());
   TORCH_CHECK_VALUE(options_.log_every() >= 1, "train.log_every must be >= 1, got ",
@@ -131,7 +133,11 @@ void Trainer::train_step(const HostBatch& host_batch, const Step& step, double l
 
   objective_->train();
   optimizer_->zero_grad();
-  LossOutput out = objective_->compute_loss(batch, step);
+  LossOutput out;
+  {
+    AutocastScope autocast(device_, bf16_);
+    out = objective_->compute_loss(batch, step);
+  }
   // Checking finiteness syncs with the device, so only at log steps; a NaN then stops the run
   // within log_every steps, before any checkpoint is overwritten by garbage.
   if (log) {
@@ -148,6 +154,9 @@ void Trainer::train_step(const HostBatch& host_batch, const Step& step, double l
   objective_->after_optimizer_step(step);
   last_loss_ = out.loss.detach();
   last_metrics_ = std::move(out.metrics);
+  if (hooks_.after_step) {
+    for (auto& metric : hooks_.after_step(batch, step)) last_metrics_.push_back(std::move(metric));
+  }
 }
 
 TrainSummary Trainer::run() {
@@ -230,6 +239,7 @@ TrainSummary Trainer::run() {
     if (position_.batch_in_epoch >= steps_per_epoch_) {
       ++position_.epoch;
       position_.batch_in_epoch = 0;
+      const auto epoch_end_work = Clock::now();
       const bool numbered = options_.checkpoint_every_epochs() > 0 &&
                             position_.epoch % options_.checkpoint_every_epochs() == 0;
       if (numbered) {
@@ -238,6 +248,18 @@ TrainSummary Trainer::run() {
         save((std::filesystem::path(options_.output_dir()) / "checkpoints" / name).string());
       }
       save(last_checkpoint_path());
+      // After the checkpoint, so a failing evaluation loses no training.
+      if (hooks_.after_epoch) {
+        const auto values = hooks_.after_epoch(position_.epoch);
+        if (log && !values.empty()) {
+          JsonObject record;
+          record.add("step", position_.step).add("epoch", position_.epoch - 1);
+          for (const auto& [name, value] : values) record.add(name, value);
+          log->write(record);
+        }
+      }
+      // Checkpointing and evaluation are not part of the interval's images/s.
+      interval_start += Clock::now() - epoch_end_work;
     }
     if (stop_requested()) {
       summary.interrupted = true;

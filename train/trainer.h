@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,8 @@ struct TrainerOptions {
   /// Keep a numbered checkpoint every N epochs besides `last` (0 = only `last`).
   TORCH_ARG(int64_t, checkpoint_every_epochs) = 1;
   TORCH_ARG(std::string, device) = "cpu";
+  /// fp32 | bf16 (autocast around the objective's forward and loss; fp32 master weights).
+  TORCH_ARG(std::string, precision) = "fp32";
   /// Per-channel normalization applied on the device.
   TORCH_ARG(std::vector<double>, mean) = std::vector<double>{0.5};
   TORCH_ARG(std::vector<double>, std) = std::vector<double>{0.5};
@@ -58,10 +61,24 @@ struct TrainSummary {
   std::string last_checkpoint;
 };
 
+/// Work that runs alongside training without being part of the objective (online probe,
+/// periodic k-NN). Hooks run on every rank; only rank 0 writes what they return.
+struct TrainerHooks {
+  /// After each optimizer step, with the batch on the device; the returned metrics are logged
+  /// with the step's (averaged over ranks like the objective's metrics).
+  std::function<std::vector<std::pair<std::string, torch::Tensor>>(const Batch&, const Step&)>
+      after_step;
+  /// After each finished epoch (`epochs_done` counts them, from 1); the returned values are
+  /// written as one metrics record with that epoch.
+  std::function<std::vector<std::pair<std::string, double>>(int64_t epochs_done)> after_epoch;
+};
+
 class Trainer {
  public:
   Trainer(std::shared_ptr<Objective> objective, Loader& loader, Comm& comm,
           OptimizerOptions optimizer_options, TrainerOptions options);
+
+  void set_hooks(TrainerHooks hooks) { hooks_ = std::move(hooks); }
 
   /// Continues from a checkpoint written by this trainer.
   void resume(const std::string& checkpoint_path);
@@ -82,10 +99,12 @@ class Trainer {
   void save(const std::string& path);
 
   std::shared_ptr<Objective> objective_;
+  TrainerHooks hooks_;
   Loader& loader_;
   Comm& comm_;
   TrainerOptions options_;
   torch::Device device_;
+  bool bf16_ = false;  ///< autocast the objective's forward and loss to bf16
   std::unique_ptr<Optimizer> optimizer_;
   /// Bucketed, overlapped gradient averaging; null on a single rank.
   std::unique_ptr<GradientReducer> gradient_reducer_;

@@ -123,6 +123,26 @@ TEST_F(FeaturesTest, ResNetFeaturesWithoutGrad) {
   EXPECT_TRUE(torch::equal(out.labels, torch::tensor({0, 1, 2, 0, 1, 2}, torch::kLong)));
 }
 
+TEST_F(FeaturesTest, BatchNormUsesRunningStatisticsAndIsDeterministic) {
+  auto backbone = make_backbone(BackboneOptions().stem("small").in_channels(1).width(0.25));
+  {
+    // Move the running statistics away from their initial values.
+    torch::NoGradGuard no_grad;
+    backbone->train();
+    backbone->forward(torch::rand({8, 1, kSide, kSide}) * 3.0 + 1.0);
+  }
+  LocalComm comm;
+  auto batched = make_loader(6, 4, true);
+  auto one_by_one = make_loader(6, 1, true);
+  const auto device = torch::Device(torch::kCPU);
+  const auto a = extract_features(*backbone, *batched, {0.5}, {0.5}, device, comm);
+  const auto b = extract_features(*backbone, *one_by_one, {0.5}, {0.5}, device, comm);
+  const auto again = extract_features(*backbone, *batched, {0.5}, {0.5}, device, comm);
+  // Batch statistics would make a sample's features depend on its batch-mates.
+  EXPECT_TRUE(torch::allclose(a.features, b.features, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::equal(a.features, again.features));
+}
+
 TEST_F(FeaturesTest, PixelFeatures) {
   auto loader = make_loader(7, 3, true);
   const auto out = pixel_features(*loader);

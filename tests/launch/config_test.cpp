@@ -104,7 +104,20 @@ TEST(CommandLine, ParsesFlagsAndOverrides) {
   EXPECT_THROW(parse_command_line({"train"}), UsageError);
   EXPECT_THROW(parse_command_line({"train", "--config", "a.cfg", "--bogus"}), UsageError);
   EXPECT_THROW(parse_command_line({"fly"}), UsageError);
-  EXPECT_THROW(parse_command_line({"knn"}), UsageError);
+  // knn takes --checkpoint or feature files: that choice is checked by the command, not here.
+  EXPECT_THROW(parse_command_line({"extract", "--checkpoint", "a.ckpt"}), UsageError);
+}
+
+TEST(CommandLine, ListFlagsTakeEveryValueUpToTheNextFlag) {
+  const auto line = parse_command_line(
+      {"compare", "--runs", "a", "b", "--out", "r", "--runs=c", "d", "--knn.k=5", "--evaluate"});
+  EXPECT_EQ(line.lists.at("--runs"), (std::vector<std::string>{"a", "b", "c", "d"}));
+  EXPECT_EQ(line.value("--out"), "r");
+  EXPECT_TRUE(line.has("--evaluate"));
+  EXPECT_EQ(line.overrides, std::vector<std::string>{"knn.k=5"});
+  EXPECT_TRUE(parse_command_line({"compare", "--runs", "a", "-h"}).help);
+  EXPECT_THROW(parse_command_line({"compare", "--runs", "--out", "r"}), UsageError);
+  EXPECT_THROW(parse_command_line({"compare", "--runs", "a"}), UsageError);  // --out missing
 }
 
 }  // namespace

@@ -17,14 +17,9 @@ namespace {
 namespace fs = std::filesystem;
 using testing::fresh_dir;
 using testing::run_pretext;
+using testing::small_heads;
 
-// A tiny model on 256 images: 8 steps per epoch at batch 32.
-const std::string kSmallRun =
-    "--config configs/simclr_resnet18_fmnist.cfg --data.limit=256 --train.batch_size=32 "
-    "--train.epochs=2 "
-    "--model.width=0.125 --simclr.proj_hidden_dim=32 --simclr.proj_output_dim=16 "
-    "--train.log_every=1 --train.threads=2 --data.num_workers=2 --data.eval_batch_size=128 "
-    "--train.progress=false ";
+const std::string kSmallRun = testing::small_run_flags();
 
 std::vector<std::string> lines_of(const fs::path& path) {
   std::ifstream in(path);
@@ -61,18 +56,6 @@ TEST(EndToEnd, TrainsEvaluatesAndWritesTheRunDirectory) {
                   "' --knn.k=5 --out '" + (dir / "knn_k5.json").string() + "'");
   ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
   EXPECT_NE(lines_of(dir / "knn_k5.json").at(0).find("\"k\": 5"), std::string::npos);
-}
-
-// Small heads, queues and crops for any registered objective.
-std::string small_heads(const std::string& objective) {
-  std::string flags = "--objective.name=" + objective + " ";
-  if (testing::needs_vit(objective))
-    flags += "--model.arch=vit_tiny --model.patch_size=7 --model.width=1 ";
-  for (const auto& binding : make_objective_spec(objective)->bindings()) {
-    const std::string small = testing::small_objective_option(binding.key);
-    if (!small.empty()) flags += "--" + objective + "." + binding.key + "=" + small + " ";
-  }
-  return flags;
 }
 
 class ResumeEveryObjective : public ::testing::TestWithParam<std::string> {};

@@ -342,7 +342,8 @@ print('ok')
   };
   for (const Case& c : {Case{"r18.pt", "resnet18", "r18", "input"},
                         Case{"r50.safetensors", "resnet50", "r50", "input"},
-                        Case{"vit.pt", "vit_tiny", "vit", "vit_input"}}) {
+                        // timm's name carries the patch and image size.
+                        Case{"vit.pt", "vit_tiny_patch8_32", "vit", "vit_input"}}) {
     const fs::path checkpoint = dir / (c.features + ".ckpt");
     const auto imported =
         run_pretext("import --from " + shell_quoted(dir / c.file) + " --arch " + c.arch +
@@ -372,6 +373,51 @@ TEST(ImportTest, ImportedCheckpointIsEvaluatedByKnn) {
                   " --data.limit=64 --train.threads=2 --out " + shell_quoted(dir / "knn.json"));
   ASSERT_EQ(knn.exit_code, 0) << knn.output;
   EXPECT_TRUE(fs::exists(dir / "knn.json"));
+  const auto linear = run_pretext("linear --checkpoint " + shell_quoted(checkpoint) +
+                                  " --data.limit=64 --train.threads=2 --linear.epochs=2"
+                                  " --linear.max_iterations=10 --out " +
+                                  shell_quoted(dir / "linear.json"));
+  ASSERT_EQ(linear.exit_code, 0) << linear.output;
+  EXPECT_TRUE(fs::exists(dir / "linear.json"));
+
+  // Pretraining starts from the imported weights: after one step at a vanishing learning rate
+  // the student's parameters are still the file's (a fresh init would differ everywhere).
+  std::ofstream(dir / "byol.cfg") << "[objective]\nname = byol\n[byol]\nproj_hidden_dim = 32\n"
+                                     "proj_output_dim = 16\npred_hidden_dim = 32\n";
+  const auto trained =
+      run_pretext("train --config " + shell_quoted(dir / "byol.cfg") + " --init-from " +
+                  shell_quoted(checkpoint) +
+                  " --data.limit=64 --train.batch_size=32 --train.max_steps=1 --optim.lr=1e-12"
+                  " --optim.weight_decay=0 --train.threads=2 --train.progress=false"
+                  " --eval.after_train=false --output " +
+                  shell_quoted(dir / "run"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_NE(trained.output.find("start from"), std::string::npos) << trained.output;
+  const fs::path exported = dir / "student.safetensors";
+  const auto export_result =
+      run_pretext("export --checkpoint " + shell_quoted(dir / "run" / "checkpoints" / "last.ckpt") +
+                  " --part student --format safetensors --out " + shell_quoted(exported));
+  ASSERT_EQ(export_result.exit_code, 0) << export_result.output;
+  const StateDict student = read_safetensors(exported.string()).tensors;
+  int64_t compared = 0;
+  for (const auto& item : resnet->named_parameters()) {
+    if (item.key().rfind("fc.", 0) == 0) continue;
+    for (const auto& [name, value] : student) {
+      if (name != item.key()) continue;
+      EXPECT_TRUE(torch::allclose(value, item.value().detach(), 1e-5, 1e-6)) << name;
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, static_cast<int64_t>(resnet->named_parameters().size()) - 2);
+
+  // Another architecture is refused, listing the mismatches, before anything is written.
+  const auto mismatch =
+      run_pretext("train --config " + shell_quoted(dir / "byol.cfg") + " --init-from " +
+                  shell_quoted(checkpoint) + " --model.arch=resnet50 --data.limit=64 --output " +
+                  shell_quoted(dir / "mismatch"));
+  EXPECT_NE(mismatch.exit_code, 0);
+  EXPECT_NE(mismatch.output.find("does not match"), std::string::npos) << mismatch.output;
+  EXPECT_FALSE(fs::exists(dir / "mismatch"));
 }
 
 TEST(ImportTest, RefusesMismatchedWeightsListingThemAndPicklesThatRunCode) {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 
+#include "objectives/registry.h"
 #include "tests/test_util.h"
 
 namespace pretext::testing {
@@ -23,6 +24,31 @@ inline std::filesystem::path fresh_dir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+/// Overrides for a tiny run on 256 Fashion-MNIST images: 8 steps per epoch at batch 32,
+/// 2 epochs, a narrow ResNet-18, a metrics line per step.
+inline std::string small_run_overrides() {
+  return "--data.limit=256 --train.batch_size=32 --train.epochs=2 "
+         "--model.width=0.125 --simclr.proj_hidden_dim=32 --simclr.proj_output_dim=16 "
+         "--train.log_every=1 --train.threads=2 --data.num_workers=2 --data.eval_batch_size=128 "
+         "--train.progress=false ";
+}
+
+/// The tiny run with the SimCLR Fashion-MNIST config.
+inline std::string small_run_flags() {
+  return "--config configs/simclr_resnet18_fmnist.cfg " + small_run_overrides();
+}
+
+/// Flags selecting `objective` with small heads, queues and crops (a ViT where it needs one).
+inline std::string small_heads(const std::string& objective) {
+  std::string flags = "--objective.name=" + objective + " ";
+  if (needs_vit(objective)) flags += "--model.arch=vit_tiny --model.patch_size=7 --model.width=1 ";
+  for (const auto& binding : make_objective_spec(objective)->bindings()) {
+    const std::string small = small_objective_option(binding.key);
+    if (!small.empty()) flags += "--" + objective + "." + binding.key + "=" + small + " ";
+  }
+  return flags;
 }
 
 }  // namespace pretext::testing
