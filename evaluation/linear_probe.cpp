@@ -69,6 +69,13 @@ LinearHeads train_linear_heads(const torch::Tensor& x, const torch::Tensor& y, i
   return result;
 }
 
+void finish_probe(ProbeResult& result, std::chrono::steady_clock::time_point started) {
+  result.chosen = best_on_validation(result.candidates);
+  result.test = result.candidates[result.chosen].test;
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+
 int64_t best_on_validation(const std::vector<ProbeCandidate>& candidates) {
   int64_t best = 0;
   for (size_t i = 1; i < candidates.size(); ++i) {
@@ -93,10 +100,7 @@ ProbeResult sgd_linear_probe(const ProbeData& data, const LinearProbeOptions& op
     candidate.test = accuracy_of(test_logits.select(1, h), data.test_y);
     result.candidates.push_back(candidate);
   }
-  result.chosen = best_on_validation(result.candidates);
-  result.test = result.candidates[result.chosen].test;
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  finish_probe(result, started);
   return result;
 }
 

@@ -4,6 +4,7 @@
 // its test accuracy reported.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -61,5 +62,9 @@ ProbeResult sgd_linear_probe(const ProbeData& data, const LinearProbeOptions& op
 
 /// Index of the candidate with the best validation top-1, the first on ties.
 int64_t best_on_validation(const std::vector<ProbeCandidate>& candidates);
+
+/// Sets result.chosen (best_on_validation), result.test (its test accuracy) and result.seconds
+/// (since `started`).
+void finish_probe(ProbeResult& result, std::chrono::steady_clock::time_point started);
 
 }  // namespace pretext

@@ -73,10 +73,7 @@ ProbeResult logistic_regression_probe(const ProbeData& data,
     result.candidates.push_back(candidate);
     previous = fit;
   }
-  result.chosen = best_on_validation(result.candidates);
-  result.test = result.candidates[result.chosen].test;
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  finish_probe(result, started);
   return result;
 }
 

@@ -182,15 +182,16 @@ TEST(LaunchTest, RestartAfterAKilledRankEndsWithTheUnfaultedWeights) {
   const auto clean = fresh_dir("dist_restart_clean");
   const auto faulted = fresh_dir("dist_restart_faulted");
   const std::string train = " -- train " + kSmallRun + "--train.epochs=3 --output ";
-  const auto reference = run_pretext("launch --nproc-per-node 2 --master-port " +
+  const auto reference = run_pretext("launch --nproc-per-node 4 --master-port " +
                                      std::to_string(free_port()) + train + quoted(clean));
   ASSERT_EQ(reference.exit_code, 0) << reference.output;
 
-  // Kill rank 1 once the first epoch's checkpoint exists; the launcher restarts the group.
+  // Kill one of the four ranks once the first epoch's checkpoint exists; the launcher restarts
+  // the group.
   const auto log = faulted / "launch.log";
   std::ostringstream s;
   s << "cd '" << PRETEXT_SOURCE_DIR << "'\n'" << pretext_binary()
-    << "' launch --nproc-per-node 2 --max-restarts 1 --master-port " << free_port() << train
+    << "' launch --nproc-per-node 4 --max-restarts 1 --master-port " << free_port() << train
     << quoted(faulted) << " > " << quoted(log) << " 2>&1 &\n"
     << "launcher=$!\n"
     << "for i in $(seq 1200); do [ -e " << quoted(faulted / "checkpoints" / "epoch_0001.ckpt")
