@@ -93,6 +93,11 @@ TEST_F(VitTest, ParameterCountsMatchTimm) {
     EXPECT_EQ(vit->patch_size(), 16);
     EXPECT_EQ(vit->embed_dim(), d);
     EXPECT_EQ(vit->blocks().size(), 12u);
+    if (models[i].first == "vit_base") {
+      // With timm's 1000-class head on the CLS feature: vit_base_patch16_224's 86,567,656.
+      torch::nn::Linear head(d, 1000);
+      EXPECT_EQ(parameter_count(*net) + parameter_count(*head), 86567656);
+    }
   }
 }
 
