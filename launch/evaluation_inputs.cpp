@@ -36,15 +36,14 @@ std::string feature_key(const RunConfig& config) {
   RunConfig copy = config;
   std::string key;
   for (auto& section : config_sections(copy)) {
+    // [data] holds the dataset and the input normalization (mean, std); [model] the backbone.
     const bool relevant = section.name == "data" || section.name == "model";
     for (const auto& binding : section.bindings) {
-      const bool normalization =
-          section.name == "train" && (binding.key == "mean" || binding.key == "std");
       // Loader threading and batch sizes do not change what the backbone computes.
       const bool performance_only = binding.key == "num_workers" ||
                                     binding.key == "prefetch_batches" ||
                                     binding.key == "eval_batch_size";
-      if ((relevant || normalization) && !performance_only) {
+      if (relevant && !performance_only) {
         key += section.name + "." + binding.key + "=" + format_option(binding) + "\n";
       }
     }
