@@ -293,12 +293,10 @@ class BoundTcpStore final : public c10d::Store {
     if (fd_ >= 0) ::close(fd_);
   }
 
-#if TORCH_VERSION_MAJOR >= 2
-  // Newer LibTorch asks stores for a thread-safe copy: another client of the same server.
-  c10::intrusive_ptr<c10d::Store> clone() {
+  // c10d asks stores for a thread-safe copy: another client of the same server.
+  c10::intrusive_ptr<c10d::Store> clone() override {
     return c10::make_intrusive<BoundTcpStore>(host_, port_, /*is_server=*/false, timeout_);
   }
-#endif
 
   void set(const std::string& key, const Bytes& value) override {
     call(kSet, {to_bytes(key), value}, "set " + key);

@@ -22,11 +22,7 @@
 namespace pretext {
 namespace {
 
-#if TORCH_VERSION_MAJOR >= 2
-using Group = c10d::Backend;  // LibTorch 2 splits the group into a front and backends
-#else
-using Group = c10d::ProcessGroup;
-#endif
+using Group = c10d::Backend;  // a process group's per-device implementation (Gloo, NCCL)
 
 std::chrono::milliseconds timeout_of(const DistOptions& options) {
   TORCH_CHECK_VALUE(options.timeout_s() > 0.0, "dist.timeout_s must be > 0, got ",
@@ -251,6 +247,21 @@ std::unique_ptr<Comm> make_group(const c10::intrusive_ptr<c10d::Store>& store, i
 }
 
 }  // namespace
+
+std::string nccl_version_text() {
+#ifdef PRETEXT_WITH_NCCL
+  int loaded = 0;
+  const std::string runtime = ncclGetVersion(&loaded) == ncclSuccess
+                                  ? std::to_string(loaded / 10000) + "." +
+                                        std::to_string(loaded / 100 % 100) + "." +
+                                        std::to_string(loaded % 100)
+                                  : "unknown";
+  return std::to_string(NCCL_MAJOR) + "." + std::to_string(NCCL_MINOR) + "." +
+         std::to_string(NCCL_PATCH) + " (loaded " + runtime + ")";
+#else
+  return "none";
+#endif
+}
 
 std::string resolve_backend(const DistOptions& options, const torch::Device& device) {
   const std::string& name = options.backend();

@@ -30,6 +30,10 @@ struct DistOptions {
 /// without it, throws c10::ValueError naming dist.backend.
 std::string resolve_backend(const DistOptions& options, const torch::Device& device);
 
+/// The NCCL the NCCL process group was compiled against and the one loaded at run time
+/// ("2.28.9 (loaded 2.28.9)"); "none" in builds without NCCL.
+std::string nccl_version_text();
+
 /// Joins the job described by `env` through the store at env.master_addr:env.master_port
 /// (rank 0 hosts it, bound to that address). Blocks until every rank has joined or
 /// timeout_s passes.

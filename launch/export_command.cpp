@@ -5,6 +5,8 @@
 // create_model(..., num_classes=0)).
 #include <filesystem>
 #include <iostream>
+#include <set>
+#include <sstream>
 
 #include "distributed/comm.h"
 #include "launch/commands.h"
@@ -33,6 +35,37 @@ std::string export_format(const CommandLine& line) {
   return format;
 }
 
+/// The model names timm registers for pretext's ViT sizes (timm 1.0: vit_<size>_patch<P>_<I>).
+bool timm_registers(const std::string& arch, int64_t patch, int64_t image) {
+  static const std::set<std::string> names = {
+      "vit_tiny_patch16_224",  "vit_tiny_patch16_384",  "vit_small_patch8_224",
+      "vit_small_patch16_224", "vit_small_patch16_384", "vit_small_patch32_224",
+      "vit_small_patch32_384", "vit_base_patch8_224",   "vit_base_patch16_224",
+      "vit_base_patch16_384",  "vit_base_patch32_224",  "vit_base_patch32_384"};
+  return names.count(arch + "_patch" + std::to_string(patch) + "_" + std::to_string(image)) > 0;
+}
+
+/// timm.create_model with the registered name where timm has one for this size and these
+/// block settings; otherwise timm's VisionTransformer built with the export's arguments.
+std::string timm_loading_hint(const VisionTransformer& vit, const std::string& load) {
+  const auto& o = vit.options();
+  std::ostringstream call;
+  const bool stock_blocks = o.mlp_ratio() == 4.0 && o.qkv_bias();
+  if (stock_blocks && timm_registers(vit.arch(), o.patch_size(), o.image_size())) {
+    call << "timm.create_model('" << vit.arch() << "_patch" << o.patch_size() << "_"
+         << o.image_size() << "', num_classes=0, in_chans=" << o.in_channels();
+  } else {
+    call << "timm.models.vision_transformer.VisionTransformer(img_size=" << o.image_size()
+         << ", patch_size=" << o.patch_size() << ", in_chans=" << o.in_channels()
+         << ", num_classes=0, embed_dim=" << o.embed_dim() << ", depth=" << o.depth()
+         << ", num_heads=" << o.num_heads() << ", mlp_ratio=" << o.mlp_ratio()
+         << ", qkv_bias=" << (o.qkv_bias() ? "True" : "False");
+  }
+  // Any value works: load_state_dict overwrites the LayerScale gammas.
+  if (o.layer_scale() > 0) call << ", init_values=1e-4";
+  return "  model = " + call.str() + ")\n  model.load_state_dict(" + load + ")\n";
+}
+
 /// How a PyTorch user loads the file, or why the stock builder will not match.
 std::string loading_hint(Backbone& encoder, const std::string& format, const std::string& out) {
   const std::string load = format == "pt" ? "torch.load('" + out + "', weights_only=True)"
@@ -50,14 +83,7 @@ std::string loading_hint(Backbone& encoder, const std::string& format, const std
     }
     return hint;
   }
-  if (auto* vit = dynamic_cast<VisionTransformer*>(&encoder)) {
-    const auto& o = vit->options();
-    return "  model = timm.create_model('" + encoder.arch() + "_patch" +
-           std::to_string(o.patch_size()) + "_" + std::to_string(o.image_size()) +
-           "', num_classes=0, in_chans=" + std::to_string(o.in_channels()) +
-           (o.layer_scale() > 0 ? ", init_values=1e-4" : "") + ")\n  model.load_state_dict(" +
-           load + ")\n";
-  }
+  if (auto* vit = dynamic_cast<VisionTransformer*>(&encoder)) return timm_loading_hint(*vit, load);
   return "";
 }
 

@@ -9,6 +9,7 @@
 
 #include "launch/cli.h"
 #include "launch/commands.h"
+#include "launch/version_text.h"
 #include "train/allocator.h"
 
 namespace {
@@ -30,7 +31,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (line.command == "version") {
-      std::cout << "pretext " << PRETEXT_VERSION << " (LibTorch " << TORCH_VERSION << ")\n";
+      std::cout << pretext::version_text();
       return 0;
     }
     if (line.help) {

@@ -43,7 +43,7 @@ struct VitOptions {
   TORCH_ARG(double, drop_path) = 0.0;
   /// LayerScale init value (ls1 / ls2 gamma in every block); 0 = no LayerScale.
   TORCH_ARG(double, layer_scale) = 0.0;
-  /// Fused attention kernel where LibTorch has it (>= 2.0); false forces the explicit form.
+  /// LibTorch's fused scaled_dot_product_attention kernel; false forces the explicit form.
   TORCH_ARG(bool, fused_attention) = true;
   TORCH_ARG(std::string, arch_name) = "vit";
 };

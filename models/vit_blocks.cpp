@@ -6,17 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include <torch/version.h>
-
 namespace pretext {
-
-bool has_fused_attention() {
-#if TORCH_VERSION_MAJOR >= 2
-  return true;
-#else
-  return false;
-#endif
-}
 
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         bool fused) {
@@ -27,13 +17,7 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
               "attention: need q [..., Tq, d], k [..., Tk, d], v [..., Tk, dv], got ", q.sizes(),
               ", ", k.sizes(), ", ", v.sizes());
   if (fused) {
-#if TORCH_VERSION_MAJOR >= 2
     return at::scaled_dot_product_attention(q, k, v);
-#else
-    TORCH_CHECK(false,
-                "attention: fused scaled_dot_product_attention needs LibTorch >= 2.0, this is ",
-                TORCH_VERSION_MAJOR, ".", TORCH_VERSION_MINOR, "; pass fused = false");
-#endif
   }
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   const auto scores = torch::matmul(q * scale, k.transpose(-2, -1));  // [..., Tq, Tk]
@@ -114,7 +98,7 @@ VitBlockImpl::VitBlockImpl(VitBlockOptions options) : options_(std::move(options
   // Registration order is timm's, which fixes the parameter and state-dict order.
   norm1 = register_module("norm1", torch::nn::LayerNorm(norm));
   attn = register_module("attn", Attention(o.dim(), o.num_heads(), o.qkv_bias(),
-                                           o.fused_attention() && has_fused_attention()));
+                                           o.fused_attention()));
   if (o.layer_scale() > 0.0) ls1 = register_module("ls1", LayerScale(o.dim(), o.layer_scale()));
   norm2 = register_module("norm2", torch::nn::LayerNorm(norm));
   const auto hidden = static_cast<int64_t>(static_cast<double>(o.dim()) * o.mlp_ratio());

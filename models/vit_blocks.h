@@ -12,13 +12,10 @@
 
 namespace pretext {
 
-/// True when this LibTorch build has the fused scaled_dot_product_attention (LibTorch >= 2.0).
-bool has_fused_attention();
-
 /// Scaled dot-product attention softmax(q k^T / sqrt(d)) v.
 /// q: [..., Tq, d], k and v: [..., Tk, d], same floating dtype -> [..., Tq, d].
 /// fused = true calls LibTorch's scaled_dot_product_attention (flash / memory-efficient kernels
-/// where available) and needs has_fused_attention(); fused = false is the explicit form of
+/// where available); fused = false is the explicit form of
 /// timm's Attention (q scaled first; softmax in fp32 for half and bfloat16 inputs).
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         bool fused);

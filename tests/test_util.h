@@ -5,6 +5,8 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -51,6 +53,17 @@ inline ProcessResult run_command(const std::string& command) {
   const int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+/// The interpreter of pretext's Python environment (scripts/install_deps.sh): torch,
+/// torchvision, timm, safetensors and h5py for the cross-checks against Python.
+inline std::string python() { return PRETEXT_PYTHON; }
+
+/// Writes `script` to dir/check.py and runs it there with python(); output holds stdout and
+/// stderr, so a failing check shows its traceback.
+inline ProcessResult run_python(const std::filesystem::path& dir, const std::string& script) {
+  std::ofstream(dir / "check.py") << script;
+  return run_command("cd '" + dir.string() + "' && '" + python() + "' check.py 2>&1");
 }
 
 /// Keys of a named_parameters() / named_buffers() dictionary, in order.

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "evaluation/logistic_regression.h"
 #include "tests/test_util.h"
 
@@ -77,6 +79,10 @@ TEST_F(LinearProbeTest, StandardizesWithTheTrainingPartOnly) {
 }
 
 // Newton's method on the same objective with explicit gradient and Hessian, in double.
+// The biases are unpenalised and softmax is unchanged by adding one constant to every class's
+// bias, so the Hessian is singular along u = (bias entries = 1/sqrt(C)). The gradient is
+// always orthogonal to u (the bias gradients sum to zero over classes), so adding u u^T makes
+// every solve well-posed without changing the step; the centred biases are what is compared.
 std::pair<torch::Tensor, torch::Tensor> newton_reference(const torch::Tensor& x,
                                                          const torch::Tensor& y, int64_t classes,
                                                          double l2) {
@@ -87,20 +93,23 @@ std::pair<torch::Tensor, torch::Tensor> newton_reference(const torch::Tensor& x,
   const auto onehot = torch::eye(classes, x.options()).index_select(0, y);
   auto penalty = torch::ones({classes, d + 1}, x.options()) * l2;
   penalty.select(1, d).zero_();
+  auto null_direction = torch::zeros({classes, d + 1}, x.options());
+  null_direction.select(1, d).fill_(1.0 / std::sqrt(static_cast<double>(classes)));
+  const auto u = null_direction.flatten();
   for (int iteration = 0; iteration < 50; ++iteration) {
     const auto prob = xb.mm(theta.t()).softmax(1);  // [n, C]
     const auto grad = (prob - onehot).t().mm(xb) / n + penalty * theta;
+    if (grad.norm().item<double>() < 1e-12) break;
     auto hessian = torch::zeros({p, p}, x.options());
     for (int64_t i = 0; i < n; ++i) {
       const auto pi = prob[i];
       const auto w = torch::diag(pi) - torch::outer(pi, pi);  // [C, C]
       hessian += torch::kron(w, torch::outer(xb[i], xb[i])) / n;
     }
-    hessian += torch::diag(penalty.flatten());
+    hessian += torch::diag(penalty.flatten()) + torch::outer(u, u);
     const auto step =
         torch::linalg_solve(hessian, grad.flatten().unsqueeze(1)).view({classes, d + 1});
     theta = theta - step;
-    if (step.abs().max().item<double>() < 1e-13) break;
   }
   return {theta.slice(1, 0, d), theta.select(1, d)};
 }

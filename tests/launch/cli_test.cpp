@@ -2,10 +2,13 @@
 // key or path, and nothing written.
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <string>
 
 #include <gtest/gtest.h>
 
 #include "tests/launch/process.h"
+#include "tests/test_util.h"
 
 namespace pretext {
 namespace {
@@ -21,9 +24,27 @@ TEST(Cli, HelpAndVersion) {
   const auto train_help = run_pretext("train --help");
   EXPECT_EQ(train_help.exit_code, 0);
   EXPECT_NE(train_help.output.find("simclr.temperature"), std::string::npos);
+}
+
+TEST(Cli, VersionNamesWhatPythonsTorchReports) {
   const auto version = run_pretext("--version");
-  EXPECT_EQ(version.exit_code, 0);
-  EXPECT_NE(version.output.find("LibTorch"), std::string::npos);
+  ASSERT_EQ(version.exit_code, 0) << version.output;
+  // The same wheel, asked from Python: LibTorch, CUDA, cuDNN and NCCL versions, GPU count.
+  const auto python = testing::run_command(
+      "'" + testing::python() +
+      "' -c \"import torch; c = torch.backends.cudnn.version(); n = torch.cuda.nccl.version(); "
+      "print('LibTorch ' + torch.__version__.split('+')[0]); "
+      "print('CUDA ' + torch.version.cuda); "
+      "print('cuDNN %d.%d.%d' % (c // 10000, c // 100 % 100, c % 100)); "
+      "print('NCCL %d.%d.%d' % n); print('GPUs %d' % torch.cuda.device_count())\"");
+  ASSERT_EQ(python.exit_code, 0) << python.output;
+  std::istringstream expected(python.output);
+  for (std::string line; std::getline(expected, line);) {
+    EXPECT_NE(version.output.find("\n" + line), std::string::npos)
+        << "missing '" << line << "' in:\n"
+        << version.output;
+  }
+  EXPECT_EQ(version.output.rfind("pretext " PRETEXT_VERSION "\n", 0), 0u) << version.output;
 }
 
 TEST(Cli, UnknownKeyExitsTwoNamingTheKeyAndWritesNothing) {

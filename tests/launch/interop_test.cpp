@@ -1,11 +1,13 @@
 // `pretext export` and `pretext import` against PyTorch itself: exported ResNets load with
-// strict=True into torchvision's builders and a ViT into a timm-layout reference written in the
-// test (no timm needed), each computing the features pretext computes; torchvision and
-// timm-layout weights saved by Python (torch.save and safetensors) import into checkpoints that
-// give Python's features and that `pretext knn` evaluates; mismatched names and shapes, and
-// pickles that would run code, are refused with lists of what is wrong.
+// strict=True into torchvision's builders and ViTs into timm through the very code the export
+// prints (timm.create_model for sizes timm names, VisionTransformer(...) otherwise), each
+// computing the features pretext computes; torchvision and timm weights saved by Python
+// (torch.save and the safetensors package) import into checkpoints that give Python's features
+// and that `pretext knn` evaluates; mismatched names and shapes, and pickles that would run
+// code, are refused with lists of what is wrong.
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -87,117 +89,36 @@ torch::Tensor pretext_features(const std::string& checkpoint, const std::string&
   return encoder.forward(input);
 }
 
-bool python_has_torchvision() {
-  return testing::run_command("/usr/bin/python3 -c 'import torchvision' >/dev/null 2>&1")
-             .exit_code == 0;
-}
-
 /// Runs a Python script (with kPythonHelpers prepended) in `dir`; output holds stdout + stderr.
-testing::ProcessResult run_python(const fs::path& dir, const std::string& script);
-
-// Python helpers: a safetensors reader and writer from the spec alone (json + struct), and a
-// ViT in timm's layout. timm's key mapping, which the reference reproduces name for name:
-//   cls_token [1,1,D], pos_embed [1,1+N,D], patch_embed.proj.{weight,bias} (Conv2d p x p / p),
-//   blocks.<i>.norm1, .attn.qkv (Linear D->3D), .attn.proj, [.ls1.gamma], .norm2,
-//   .mlp.fc1 (D->4D), .mlp.fc2, [.ls2.gamma]; norm (LayerNorm eps 1e-6); head (num_classes=0:
-//   absent). Features: the CLS token after norm (global_pool='token').
-const char* kPythonHelpers = R"(
-import json, struct, sys, collections, torch
-DTYPES = {'F64': torch.float64, 'F32': torch.float32, 'F16': torch.float16, 'BF16': torch.bfloat16,
-          'I64': torch.int64, 'I32': torch.int32, 'I16': torch.int16, 'I8': torch.int8,
-          'U8': torch.uint8, 'BOOL': torch.bool}
-def read_st(path):
-    raw = open(path, 'rb').read()
-    (n,) = struct.unpack('<Q', raw[:8])
-    header = json.loads(raw[8:8 + n])
-    header.pop('__metadata__', None)
-    data, out = raw[8 + n:], collections.OrderedDict()
-    for name, info in header.items():
-        b, e = info['data_offsets']
-        t = torch.frombuffer(bytearray(data[b:e]), dtype=DTYPES[info['dtype']]) if e > b else torch.empty(0, dtype=DTYPES[info['dtype']])
-        out[name] = t.reshape(info['shape']).clone()
-    return out
-def write_st(path, tensors):
-    inv = {v: k for k, v in DTYPES.items()}
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        b = t.detach().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
-        header[name] = {'dtype': inv[t.dtype], 'shape': list(t.shape), 'data_offsets': [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header).encode()
-    open(path, 'wb').write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+testing::ProcessResult run_python(const fs::path& dir, const std::string& script) {
+  static const char* kPythonHelpers = R"(
+import sys, torch, timm, torchvision, safetensors.torch
+from safetensors.torch import load_file, save_file
 def rel_error(a, b):
     return ((a.double() - b.double()).norm() / b.double().norm()).item()
-class Attention(torch.nn.Module):
-    def __init__(self, dim, heads):
-        super().__init__()
-        self.heads = heads
-        self.qkv = torch.nn.Linear(dim, dim * 3)
-        self.proj = torch.nn.Linear(dim, dim)
-    def forward(self, x):
-        B, T, D = x.shape
-        q, k, v = self.qkv(x).reshape(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
-        a = ((q * (D // self.heads) ** -0.5) @ k.transpose(-2, -1)).softmax(-1)
-        return self.proj((a @ v).transpose(1, 2).reshape(B, T, D))
-class LayerScale(torch.nn.Module):
-    def __init__(self, dim, init):
-        super().__init__()
-        self.gamma = torch.nn.Parameter(init * torch.ones(dim))
-    def forward(self, x):
-        return x * self.gamma
-class Mlp(torch.nn.Module):
-    def __init__(self, dim):
-        super().__init__()
-        self.fc1 = torch.nn.Linear(dim, 4 * dim)
-        self.act = torch.nn.GELU()
-        self.fc2 = torch.nn.Linear(4 * dim, dim)
-    def forward(self, x):
-        return self.fc2(self.act(self.fc1(x)))
-class Block(torch.nn.Module):
-    def __init__(self, dim, heads, init_values):
-        super().__init__()
-        self.norm1 = torch.nn.LayerNorm(dim, eps=1e-6)
-        self.attn = Attention(dim, heads)
-        self.ls1 = LayerScale(dim, init_values) if init_values else torch.nn.Identity()
-        self.norm2 = torch.nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = Mlp(dim)
-        self.ls2 = LayerScale(dim, init_values) if init_values else torch.nn.Identity()
-    def forward(self, x):
-        x = x + self.ls1(self.attn(self.norm1(x)))
-        return x + self.ls2(self.mlp(self.norm2(x)))
-class PatchEmbed(torch.nn.Module):
-    def __init__(self, chans, dim, patch):
-        super().__init__()
-        self.proj = torch.nn.Conv2d(chans, dim, patch, patch)
-    def forward(self, x):
-        return self.proj(x).flatten(2).transpose(1, 2)
-class VisionTransformer(torch.nn.Module):
-    def __init__(self, img_size, patch_size, embed_dim, depth, num_heads, in_chans=3,
-                 init_values=None, num_classes=0):
-        super().__init__()
-        n = (img_size // patch_size) ** 2
-        self.cls_token = torch.nn.Parameter(torch.randn(1, 1, embed_dim) * .02)
-        self.pos_embed = torch.nn.Parameter(torch.randn(1, 1 + n, embed_dim) * .02)
-        self.patch_embed = PatchEmbed(in_chans, embed_dim, patch_size)
-        self.blocks = torch.nn.Sequential(*[Block(embed_dim, num_heads, init_values) for _ in range(depth)])
-        self.norm = torch.nn.LayerNorm(embed_dim, eps=1e-6)
-        self.head = torch.nn.Linear(embed_dim, num_classes) if num_classes else torch.nn.Identity()
-    def forward(self, x):
-        x = self.patch_embed(x)
-        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], 1) + self.pos_embed
-        return self.head(self.norm(self.blocks(x))[:, 0])
 )";
+  return testing::run_python(dir, kPythonHelpers + script);
+}
 
-testing::ProcessResult run_python(const fs::path& dir, const std::string& script) {
-  std::ofstream(dir / "check.py") << kPythonHelpers << script;
-  return testing::run_command("cd '" + dir.string() + "' && /usr/bin/python3 check.py 2>&1");
+/// The lines `pretext export` prints after "load it in PyTorch with:", unindented: the
+/// Python a user would paste.
+std::string printed_loading_code(const std::string& output) {
+  const std::string marker = "load it in PyTorch with:\n";
+  const size_t at = output.find(marker);
+  if (at == std::string::npos) return "";
+  std::istringstream lines(output.substr(at + marker.size()));
+  std::string code, line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("  ", 0) != 0) break;
+    if (line.rfind("  note:", 0) == 0) continue;
+    code += line.substr(2) + "\n";
+  }
+  return code;
 }
 
 std::string shell_quoted(const fs::path& path) { return "'" + path.string() + "'"; }
 
 TEST(ExportTest, ResNetsLoadStrictlyIntoTorchvisionAndComputeTheSameFeatures) {
-  if (!python_has_torchvision()) GTEST_SKIP() << "/usr/bin/python3 cannot import torchvision";
   const auto dir = testing::fresh_dir("interop_export_resnet");
   torch::manual_seed(3);
   const torch::Tensor input = torch::randn({2, 3, 64, 64});
@@ -228,15 +149,15 @@ TEST(ExportTest, ResNetsLoadStrictlyIntoTorchvisionAndComputeTheSameFeatures) {
   write_safetensors((dir / "io.safetensors").string(), io);
 
   const auto python = run_python(dir, R"(
-import torchvision
-io = read_st('io.safetensors')
+io = load_file('io.safetensors')
 for name, arch in [('r18_online.pt', 'resnet18'), ('r18_target.safetensors', 'resnet18'),
                    ('r50_teacher.safetensors', 'resnet50')]:
     model = getattr(torchvision.models, arch)()
     model.fc = torch.nn.Identity()
-    state = torch.load(name, weights_only=True) if name.endswith('.pt') else read_st(name)
+    state = torch.load(name, weights_only=True) if name.endswith('.pt') else load_file(name)
     model.load_state_dict(state, strict=True)
-    assert list(state) == list(model.state_dict()), 'state-dict order differs from torchvision'
+    if name.endswith('.pt'):  # safetensors files list names sorted, torch.save in order
+        assert list(state) == list(model.state_dict()), 'state-dict order differs from torchvision'
     with torch.no_grad():
         out = model.eval()(io['input'])
     err = rel_error(out, io[name])
@@ -248,34 +169,51 @@ print('ok')
   std::cout << python.output;
 }
 
-TEST(ExportTest, VitLoadsStrictlyIntoATimmLayoutReferenceAndComputesTheSameFeatures) {
-  if (!python_has_torchvision()) GTEST_SKIP() << "/usr/bin/python3 cannot import torch";
+TEST(ExportTest, VitsLoadStrictlyIntoTimmAsPrintedAndComputeTheSameFeatures) {
   const auto dir = testing::fresh_dir("interop_export_vit");
-  const std::string checkpoint =
-      make_checkpoint(dir, {"model.arch=vit_tiny", "objective.name=moco_v3", "data.image_size=32",
-                            "model.patch_size=8", "model.layer_scale=0.1"});
-  const auto exported = run_pretext("export --checkpoint " + shell_quoted(checkpoint) + " --out " +
-                                    shell_quoted(dir / "vit.pt"));
-  ASSERT_EQ(exported.exit_code, 0) << exported.output;
-  EXPECT_NE(exported.output.find("vit_tiny_patch8_32"), std::string::npos) << exported.output;
-  torch::manual_seed(4);
-  const torch::Tensor input = torch::randn({2, 3, 32, 32});
-  write_safetensors(
-      (dir / "io.safetensors").string(),
-      {{"input", input}, {"features", pretext_features(checkpoint, "backbone", input)}});
-  const auto python = run_python(dir, R"(
-io = read_st('io.safetensors')
-model = VisionTransformer(img_size=32, patch_size=8, embed_dim=192, depth=12, num_heads=3,
-                          init_values=0.1)
-state = torch.load('vit.pt', weights_only=True)
-model.load_state_dict(state, strict=True)
-assert list(state) == list(model.state_dict()), 'state-dict order differs from timm'
-with torch.no_grad():
-    err = rel_error(model.eval()(io['input']), io['features'])
-print('vit relative error', err)
-assert err < 1e-5, err
-)");
-  EXPECT_EQ(python.exit_code, 0) << python.output;
+  struct Case {
+    std::string name;
+    std::vector<std::string> overrides;
+    std::string expected_call;  ///< what the printed loading code must build the model with
+    int64_t image_size;
+  };
+  const std::vector<Case> cases = {
+      // A size timm registers: its name.
+      {"vit_tiny_224", {"model.arch=vit_tiny", "data.image_size=224", "model.patch_size=16"},
+       "timm.create_model('vit_tiny_patch16_224', num_classes=0, in_chans=3)", 224},
+      // A size timm has no name for, with LayerScale: VisionTransformer's own arguments.
+      {"vit_tiny_32",
+       {"model.arch=vit_tiny", "data.image_size=32", "model.patch_size=8", "model.layer_scale=0.1"},
+       "timm.models.vision_transformer.VisionTransformer(img_size=32, patch_size=8", 32}};
+  std::string script = "io = load_file('io.safetensors')\n";
+  StateDict io;
+  for (const Case& c : cases) {
+    const fs::path case_dir = dir / c.name;
+    fs::create_directories(case_dir);
+    std::vector<std::string> overrides = c.overrides;
+    overrides.push_back("objective.name=moco_v3");
+    const std::string checkpoint = make_checkpoint(case_dir, overrides);
+    const fs::path out = dir / (c.name + ".pt");
+    const auto exported = run_pretext("export --checkpoint " + shell_quoted(checkpoint) +
+                                      " --out " + shell_quoted(out));
+    ASSERT_EQ(exported.exit_code, 0) << exported.output;
+    const std::string code = printed_loading_code(exported.output);
+    EXPECT_NE(code.find(c.expected_call), std::string::npos) << exported.output;
+    torch::manual_seed(4);
+    const torch::Tensor input = torch::randn({2, 3, c.image_size, c.image_size});
+    io.emplace_back(c.name + "_input", input);
+    io.emplace_back(c.name, pretext_features(checkpoint, "backbone", input));
+    // The printed code, as printed; then timm's features against pretext's.
+    script += code + "state = torch.load('" + out.string() + "', weights_only=True)\n" +
+              "model.load_state_dict(state, strict=True)\n" +
+              "assert list(state) == list(model.state_dict()), 'state-dict order differs'\n" +
+              "with torch.no_grad():\n" + "    err = rel_error(model.eval()(io['" + c.name +
+              "_input']), io['" + c.name + "'])\n" + "print('" + c.name +
+              " relative error', err)\n" + "assert err < 1e-5, err\n";
+  }
+  write_safetensors((dir / "io.safetensors").string(), io);
+  const auto python = run_python(dir, script);
+  EXPECT_EQ(python.exit_code, 0) << script << python.output;
   std::cout << python.output;
 }
 
@@ -294,10 +232,8 @@ TEST(ExportTest, RefusesAPartTheObjectiveLacksAndAnUnknownFormat) {
 }
 
 TEST(ImportTest, TorchvisionAndTimmLayoutWeightsGivePythonsFeatures) {
-  if (!python_has_torchvision()) GTEST_SKIP() << "/usr/bin/python3 cannot import torchvision";
   const auto dir = testing::fresh_dir("interop_import");
   const auto python = run_python(dir, R"(
-import torchvision
 torch.manual_seed(0)
 x = torch.randn(2, 3, 64, 64)
 def randomize_bn(model):
@@ -314,18 +250,18 @@ with torch.no_grad():
 model = torchvision.models.resnet50()
 randomize_bn(model)
 # safetensors without num_batches_tracked, like torchvision's published weight files.
-write_st('r50.safetensors', {k: v for k, v in model.state_dict().items() if 'num_batches' not in k})
+save_file({k: v for k, v in model.state_dict().items() if 'num_batches' not in k}, 'r50.safetensors')
 with torch.no_grad():
     model.fc = torch.nn.Identity()
     io['r50'] = model.eval()(x)
-vit = VisionTransformer(img_size=32, patch_size=8, embed_dim=192, depth=12, num_heads=3, num_classes=10)
+vit = timm.models.vision_transformer.VisionTransformer(
+    img_size=32, patch_size=8, embed_dim=192, depth=12, num_heads=3, num_classes=10)
 xv = torch.randn(2, 3, 32, 32)
 torch.save({'module.' + k: v for k, v in vit.state_dict().items()}, 'vit.pt')  # DDP-wrapped names
 with torch.no_grad():
-    vit.head = torch.nn.Identity()
-    io['vit'] = vit.eval()(xv)
+    io['vit'] = vit.eval().forward_head(vit.forward_features(xv), pre_logits=True)
 io['vit_input'] = xv
-write_st('io.safetensors', io)
+save_file(io, 'io.safetensors')
 print('ok')
 )");
   if (python.exit_code != 0) FAIL() << python.output;

@@ -1,7 +1,9 @@
 // Weight files: safetensors and torch.save archives round-trip, match files written by Python
-// (torch.save, and a safetensors writer in the test's Python built from json + struct), are
-// read back by Python (torch.load(weights_only=True) and an independent header parser), and
+// (torch.save, the safetensors package, and a writer built from the format's spec), are read
+// back by Python (torch.load(weights_only=True), the safetensors package, and an independent
+// parser of the spec's layout), and
 // refuse every kind of malformed or malicious input with a message naming the problem.
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -210,16 +212,6 @@ TEST(PtArchiveTest, RefusesTheLegacyFormatAndNonArchives) {
 
 // ---- Cross-checks with Python -----------------------------------------------------------------
 
-bool python_has_torch() {
-  return testing::run_command("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1").exit_code == 0;
-}
-
-testing::ProcessResult run_python(const fs::path& dir, const std::string& script) {
-  const fs::path file = dir / "check.py";
-  std::ofstream(file) << script;
-  return testing::run_command("cd '" + dir.string() + "' && /usr/bin/python3 check.py 2>&1");
-}
-
 /// Python that rebuilds sample_state() with torch, to compare against what it reads.
 const char* kPythonSampleState = R"(
 import json, struct, collections, torch
@@ -249,12 +241,19 @@ DTYPES = {'F64': torch.float64, 'F32': torch.float32, 'F16': torch.float16,
 )";
 
 TEST(WeightFormatsPythonTest, PythonReadsWhatPretextWrites) {
-  if (!python_has_torch()) GTEST_SKIP() << "/usr/bin/python3 cannot import torch";
   const auto dir = scratch("python_reads");
   write_pt((dir / "state.pt").string(), sample_state());
   write_safetensors((dir / "state.safetensors").string(), sample_state(), {{"format", "pt"}});
-  const auto python = run_python(dir, std::string(kPythonSampleState) + R"(
+  const auto python = testing::run_python(dir, std::string(kPythonSampleState) + R"(
 same(torch.load('state.pt', weights_only=True), sample_state())
+# The safetensors package (it lists names sorted, so compare as a mapping).
+import safetensors, safetensors.torch
+loaded = safetensors.torch.load_file('state.safetensors')
+expected = sample_state()
+assert sorted(loaded) == sorted(expected), (sorted(loaded), sorted(expected))
+same(collections.OrderedDict((k, loaded[k]) for k in expected), expected)
+with safetensors.safe_open('state.safetensors', framework='pt') as f:
+    assert f.metadata() == {'format': 'pt'}, f.metadata()
 # safetensors parsed from the spec alone: u64 LE length, JSON header, packed data.
 raw = open('state.safetensors', 'rb').read()
 (n,) = struct.unpack('<Q', raw[:8])
@@ -277,9 +276,8 @@ print('ok')
 }
 
 TEST(WeightFormatsPythonTest, PretextReadsWhatPythonWrites) {
-  if (!python_has_torch()) GTEST_SKIP() << "/usr/bin/python3 cannot import torch";
   const auto dir = scratch("pretext_reads");
-  const auto python = run_python(dir, std::string(kPythonSampleState) + R"(
+  const auto python = testing::run_python(dir, std::string(kPythonSampleState) + R"(
 s = sample_state()
 torch.save(s, 'state.pt')
 torch.save({'outer': s}, 'nested.pt')
@@ -294,7 +292,10 @@ class Evil:
         import os
         return (os.system, ('echo pwned',))
 torch.save({'w': Evil()}, 'evil.pt')
-# safetensors written from the spec (no safetensors package): name order reversed.
+import safetensors.torch
+safetensors.torch.save_file({k: v.contiguous() for k, v in s.items()}, 'package.safetensors',
+                            metadata={'written_by': 'safetensors'})
+# safetensors written from the spec: name order reversed.
 names = list(s)[::-1]
 header, blobs, offset = {'__metadata__': {'k': 'v'}}, [], 0
 inv = {v: k for k, v in DTYPES.items()}
@@ -329,6 +330,14 @@ print('ok')
   EXPECT_EQ(st.metadata.at("k"), "v");
   StateDict reversed(expected.rbegin(), expected.rend());
   expect_same(st.tensors, reversed);
+
+  // The package writes names sorted; pretext keeps the file's order.
+  const SafetensorsContents package = read_safetensors((dir / "package.safetensors").string());
+  EXPECT_EQ(package.metadata.at("written_by"), "safetensors");
+  StateDict sorted = expected;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  expect_same(package.tensors, sorted);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // Tests for train/metrics_log: number formatting, string escaping, append mode, and that every
-// line is valid JSON (checked by Python's json module when /usr/bin/python3 exists).
+// line is valid JSON (checked by Python's json module).
 
 #include "train/metrics_log.h"
 
@@ -89,13 +89,11 @@ TEST_F(MetricsLogTest, AppendsLinesThatParseAsJson) {
     EXPECT_EQ(line.front(), '{');
     EXPECT_EQ(line.back(), '}');
   }
-  if (access("/usr/bin/python3", X_OK) == 0) {
-    const std::string check =
-        "/usr/bin/python3 -c \"import json,sys; [json.loads(l) for l in open(sys.argv[1], "
-        "encoding='utf-8')]\" '" +
-        path + "'";
-    EXPECT_EQ(std::system(check.c_str()), 0) << "python's json module rejected " << path;
-  }
+  const std::string check = "'" + testing::python() +
+                            "' -c \"import json,sys; [json.loads(l) for l in open(sys.argv[1], "
+                            "encoding='utf-8')]\" '" +
+                            path + "'";
+  EXPECT_EQ(std::system(check.c_str()), 0) << "python's json module rejected " << path;
 }
 
 TEST_F(MetricsLogTest, ResumingDropsRecordsPastTheResumedStep) {
