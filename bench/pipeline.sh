@@ -7,7 +7,7 @@
 # per core, and the ratio pretext / torchvision per core (above 1: pretext is faster).
 #
 # Environment: PRETEXT_BUILD_DIR (default build/)  IMAGES (1000)  REPEATS (2)  BATCH (64)
-#              PYTHON (/usr/bin/python3)
+#              PYTHON (pretext's environment: $PRETEXT_VENV/bin/python)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,13 +16,13 @@ build_dir="${PRETEXT_BUILD_DIR:-build}"
 count="${IMAGES:-1000}"
 repeats="${REPEATS:-2}"
 batch="${BATCH:-64}"
-python="${PYTHON:-/usr/bin/python3}"
+python="${PYTHON:-${PRETEXT_VENV:-/opt/pretext/venv}/bin/python}"
 binary="$build_dir/bench/pretext_bench_pipeline"
 images="$build_dir/bench_images"
 
 if ! "$python" -c "import torchvision, PIL" 2>/dev/null; then
-  echo "pipeline.sh: $python cannot import torchvision and PIL; install python3-torchvision" \
-    "and python3-pil (apt-get install python3-torchvision python3-pil) or set PYTHON" >&2
+  echo "pipeline.sh: $python cannot import torchvision and PIL; run scripts/install_deps.sh" \
+    "or set PYTHON" >&2
   exit 1
 fi
 if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then

@@ -1,9 +1,9 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 # Python PyTorch reference for bench/simclr_step_bench.cpp: the same SimCLR training step
 # (uint8 views -> normalized float -> one forward over both views -> projector -> NT-Xent and
 # the logged metrics -> backward -> SGD or LARS step) on the same model, written here in plain
-# PyTorch as torchvision and lightly write it. Run it with Debian's /usr/bin/python3
-# (python3-torch 1.13, the same libtorch the C++ side links). Prints one JSON line.
+# PyTorch as torchvision and lightly write it. Run it with pretext's Python environment (the
+# torch 2.11 wheel whose LibTorch the C++ side links). Prints one JSON line.
 import argparse
 import json
 import os
@@ -189,7 +189,7 @@ def main():
                         help="conv weights and inputs in channels-last memory format")
     args = parser.parse_args()
 
-    # Debian's torch starts with 1 thread whatever the core count: always set it.
+    # Set the thread count explicitly, as the C++ side does.
     torch.set_num_threads(args.threads if args.threads > 0 else (os.cpu_count() or 1))
     torch.manual_seed(args.seed)
 

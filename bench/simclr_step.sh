@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Times one SimCLR training step (forward of both views, NT-Xent, backward, optimizer step) in
-# pretext (bench/simclr_step_bench.cpp) and in Python PyTorch (bench/simclr_step.py, Debian's
-# python3-torch, the same libtorch), alternating C++ and Python runs so machine noise hits both,
+# pretext (bench/simclr_step_bench.cpp) and in Python PyTorch (bench/simclr_step.py, run by
+# pretext's Python environment: the same torch 2.11 wheel pretext links), alternating C++ and Python runs so machine noise hits both,
 # and prints ms/step for each and the ratio C++/Python (below 1: pretext is faster).
 #
 # Settings: quickstart (ResNet-18 width 0.25, batch 256, 28 px, projector hidden 512) and
 # resnet18 (full width, batch 64, 28 px, hidden 2048). Environment overrides:
 #   PRETEXT_BUILD_DIR (default build/)  THREADS (default nproc)  REPEATS (runs per side, 2)
-#   OPTIMIZER (sgd|lars, sgd)  PYTHON (/usr/bin/python3)  BENCH_STEPS_SCALE (1: steps x N)
+#   OPTIMIZER (sgd|lars, sgd)  BENCH_STEPS_SCALE (1: steps x N)
+#   PYTHON (pretext's environment, $PRETEXT_VENV/bin/python)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,13 +17,13 @@ build_dir="${PRETEXT_BUILD_DIR:-build}"
 threads="${THREADS:-$(nproc)}"
 repeats="${REPEATS:-2}"
 optimizer="${OPTIMIZER:-sgd}"
-python="${PYTHON:-/usr/bin/python3}"
+python="${PYTHON:-${PRETEXT_VENV:-/opt/pretext/venv}/bin/python}"
 scale="${BENCH_STEPS_SCALE:-1}"
 binary="$build_dir/bench/pretext_bench_simclr_step"
 
 if ! "$python" -c "import torch" 2>/dev/null; then
-  echo "simclr_step.sh: $python cannot import torch; install python3-torch (apt-get install" \
-    "python3-torch) or set PYTHON to an interpreter that has PyTorch" >&2
+  echo "simclr_step.sh: $python cannot import torch; run scripts/install_deps.sh or set" \
+    "PYTHON to an interpreter that has PyTorch" >&2
   exit 1
 fi
 

@@ -1,6 +1,10 @@
 // A c10d key-value store over TCP whose server listens on the one address it is given (the
-// job's MASTER_ADDR), never on every interface: c10d::TCPStore of LibTorch 1.x binds the
-// wildcard address, which exposes the rendezvous on every network the machine is on.
+// job's MASTER_ADDR), never on every interface. c10d::TCPStore still binds the wildcard
+// address in LibTorch 2.11: both its libuv backend (the default) and the legacy one listen on
+// [::] with dual-stack (0.0.0.0 where IPv6 is off), TCPStoreOptions has no bind address, and
+// the host argument is only where the store's own client connects; that exposes the
+// rendezvous on every network the machine is on. (TCPStoreOptions::masterListenFd, a socket
+// bound by the caller, is the one way around it inside c10d.)
 // Same semantics as TCPStore (blocking get/wait with the store timeout, add on decimal
 // values, compareSet), enough for ProcessGroupGloo/NCCL rendezvous. Internal to
 // distributed/: only c10d_comm.cpp includes it.

@@ -1,7 +1,15 @@
 // C10dComm: Comm over a c10d process group. Tensors of different shapes travel as one flat
 // buffer per dtype, so a list of gradients costs one collective, on Gloo and NCCL alike.
-// The USE_C10D_* switches are set here, where the c10d headers are read, and nowhere else.
-#define USE_C10D_GLOO 1
+//
+// Gloo headers: ProcessGroupGloo.hpp includes <gloo/...>, which the torch wheel does not ship
+// (Gloo is compiled into libtorch_cpu). They come from Debian's libgloo-dev, which is older
+// than the Gloo inside the wheel, and that is safe for the way pretext uses them: pretext
+// never constructs or calls a Gloo class itself; it only passes on the shared_ptrs that
+// libtorch's createDevice* return and constructs ProcessGroupGloo and its Options, whose
+// Gloo members are all pointers. What pretext compiles against Gloo's declarations is thus
+// the inline code of c10d's header, and a declaration that no longer matches it fails to
+// compile instead of misbehaving. Torch's CMake targets define USE_C10D_GLOO (and
+// USE_C10D_NCCL) for every file; PRETEXT_WITH_NCCL says this build has the NCCL headers.
 #include "distributed/c10d_comm.h"
 
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
@@ -11,7 +19,6 @@
 
 #include "distributed/bound_tcp_store.h"
 #ifdef PRETEXT_WITH_NCCL
-#define USE_C10D_NCCL 1
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 

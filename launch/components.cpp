@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <cstdlib>
 #include <thread>
 
 #include "launch/training_hooks.h"
@@ -33,9 +34,14 @@ ConfigSources dataset_argument_sources(const std::string& argument) {
 
 void apply_runtime_settings(const RunConfig& config) {
   TORCH_CHECK_VALUE(config.threads >= 0, "train.threads must be >= 0, got ", config.threads);
-  const int64_t threads = config.threads > 0
-                              ? config.threads
-                              : std::max<int64_t>(1, std::thread::hardware_concurrency());
+  // 0 follows OMP_NUM_THREADS where it is set (as PyTorch does), else every core.
+  const char* omp_threads = std::getenv("OMP_NUM_THREADS");
+  const int64_t from_env = omp_threads != nullptr ? std::atoll(omp_threads) : 0;
+  const int64_t threads =
+      config.threads > 0
+          ? config.threads
+          : (from_env > 0 ? from_env
+                          : std::max<int64_t>(1, std::thread::hardware_concurrency()));
   torch::set_num_threads(static_cast<int>(threads));
   torch::manual_seed(static_cast<uint64_t>(config.seed));
   if (config.device().is_cuda()) set_cuda_tf32(config.tf32);

@@ -58,7 +58,7 @@ std::vector<ConfigSection> config_sections(RunConfig& c) {
         {"checkpoint_every_epochs", "numbered checkpoint every N epochs (0 = only last)",
          &c.trainer.checkpoint_every_epochs()},
         {"seed", "seed of weights init, data order and augmentations", &c.seed},
-        {"threads", "LibTorch compute threads (0 = all cores)", &c.threads},
+        {"threads", "LibTorch compute threads (0 = OMP_NUM_THREADS when set, else all cores)", &c.threads},
         {"device", "auto (cuda when a GPU is visible, else cpu) | cpu | cuda | cuda:N",
          &c.trainer.device()},
         {"precision", "fp32 | bf16 (autocast forward and loss; weights and optimizer stay fp32)",

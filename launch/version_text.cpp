@@ -30,7 +30,7 @@ std::string version_text() {
   const auto& cuda = at::detail::getCUDAHooks();
   if (cuda.isBuilt()) {
     out << "CUDA " << cuda_version(cuda.versionCUDART()) << "\n";
-    out << "cuDNN " << (at::hasCuDNN() ? cudnn_version(cuda.versionCuDNN()) : "none") << "\n";
+    out << "cuDNN " << (cuda.hasCuDNN() ? cudnn_version(cuda.versionCuDNN()) : "none") << "\n";
   } else {
     out << "CUDA none\ncuDNN none\n";
   }

@@ -15,6 +15,8 @@
 #include <c10/util/Exception.h>
 #include <gtest/gtest.h>
 
+#include "tests/test_util.h"
+
 namespace pretext {
 namespace {
 
@@ -89,7 +91,7 @@ TEST_F(MetricsLogTest, AppendsLinesThatParseAsJson) {
     EXPECT_EQ(line.front(), '{');
     EXPECT_EQ(line.back(), '}');
   }
-  const std::string check = "'" + testing::python() +
+  const std::string check = "'" + pretext::testing::python() +
                             "' -c \"import json,sys; [json.loads(l) for l in open(sys.argv[1], "
                             "encoding='utf-8')]\" '" +
                             path + "'";
