@@ -2,8 +2,8 @@
 #include "launch/components.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "launch/training_hooks.h"
@@ -40,8 +40,7 @@ void apply_runtime_settings(const RunConfig& config) {
   const int64_t threads =
       config.threads > 0
           ? config.threads
-          : (from_env > 0 ? from_env
-                          : std::max<int64_t>(1, std::thread::hardware_concurrency()));
+          : (from_env > 0 ? from_env : std::max<int64_t>(1, std::thread::hardware_concurrency()));
   torch::set_num_threads(static_cast<int>(threads));
   torch::manual_seed(static_cast<uint64_t>(config.seed));
   if (config.device().is_cuda()) set_cuda_tf32(config.tf32);

@@ -41,8 +41,8 @@ std::string version_text() {
     for (int64_t i = 0; i < gpus; ++i) {
       const cudaDeviceProp* device = at::cuda::getDeviceProperties(i);
       out << "\n  cuda:" << i << " " << device->name << ", "
-          << device->totalGlobalMem / (1024 * 1024) << " MiB, compute capability "
-          << device->major << "." << device->minor;
+          << device->totalGlobalMem / (1024 * 1024) << " MiB, compute capability " << device->major
+          << "." << device->minor;
     }
   } else {
     out << " (none visible)";

@@ -97,8 +97,8 @@ VitBlockImpl::VitBlockImpl(VitBlockOptions options) : options_(std::move(options
   const auto norm = torch::nn::LayerNormOptions({o.dim()}).eps(o.norm_eps());
   // Registration order is timm's, which fixes the parameter and state-dict order.
   norm1 = register_module("norm1", torch::nn::LayerNorm(norm));
-  attn = register_module("attn", Attention(o.dim(), o.num_heads(), o.qkv_bias(),
-                                           o.fused_attention()));
+  attn =
+      register_module("attn", Attention(o.dim(), o.num_heads(), o.qkv_bias(), o.fused_attention()));
   if (o.layer_scale() > 0.0) ls1 = register_module("ls1", LayerScale(o.dim(), o.layer_scale()));
   norm2 = register_module("norm2", torch::nn::LayerNorm(norm));
   const auto hidden = static_cast<int64_t>(static_cast<double>(o.dim()) * o.mlp_ratio());

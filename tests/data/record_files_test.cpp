@@ -230,8 +230,8 @@ TEST_F(RecordFilesTest, Stl10MatchesTorchvisionLoader) {
       "x, y = d._STL10__loadfile('test_X.bin', 'test_y.bin'); "
       "open(sys.argv[2], 'wb').write(x.transpose(0, 2, 3, 1).tobytes() + "
       "y.astype('uint8').tobytes())";
-  const auto python = testing::run_command("'" + testing::python() + "' -c \"" + script +
-                                           "\" '" + dir_.string() + "' '" + expected + "' 2>&1");
+  const auto python = testing::run_command("'" + testing::python() + "' -c \"" + script + "\" '" +
+                                           dir_.string() + "' '" + expected + "' 2>&1");
   ASSERT_EQ(python.exit_code, 0) << python.output;
   std::ifstream in(expected, std::ios::binary);
   std::vector<uint8_t> reference((std::istreambuf_iterator<char>(in)), {});

@@ -81,11 +81,11 @@ TEST(TorchrunTest, NoPythonStartsTwoRanks) {
   const fs::path torchrun = fs::path(testing::python()).parent_path() / "torchrun";
   ASSERT_TRUE(fs::exists(torchrun)) << torchrun << " is missing; run scripts/install_deps.sh";
   const auto dir = fresh_dir("dist_torchrun");
-  const auto result = run_command(
-      "cd '" + std::string(PRETEXT_SOURCE_DIR) + "' && OMP_NUM_THREADS=1 '" + torchrun.string() +
-      "' --no-python --nproc-per-node 2 --master-port " + std::to_string(free_port()) + " '" +
-      pretext_binary() + "' train " + kSmallRun + "--train.max_steps=2 --output " + quoted(dir) +
-      " 2>&1");
+  const auto result =
+      run_command("cd '" + std::string(PRETEXT_SOURCE_DIR) + "' && OMP_NUM_THREADS=1 '" +
+                  torchrun.string() + "' --no-python --nproc-per-node 2 --master-port " +
+                  std::to_string(free_port()) + " '" + pretext_binary() + "' train " + kSmallRun +
+                  "--train.max_steps=2 --output " + quoted(dir) + " 2>&1");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_EQ(read_tensor_file((dir / "checkpoints" / "last.ckpt").string()).meta("step"), "2");
 }

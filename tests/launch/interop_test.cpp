@@ -179,12 +179,15 @@ TEST(ExportTest, VitsLoadStrictlyIntoTimmAsPrintedAndComputeTheSameFeatures) {
   };
   const std::vector<Case> cases = {
       // A size timm registers: its name.
-      {"vit_tiny_224", {"model.arch=vit_tiny", "data.image_size=224", "model.patch_size=16"},
-       "timm.create_model('vit_tiny_patch16_224', num_classes=0, in_chans=3)", 224},
+      {"vit_tiny_224",
+       {"model.arch=vit_tiny", "data.image_size=224", "model.patch_size=16"},
+       "timm.create_model('vit_tiny_patch16_224', num_classes=0, in_chans=3)",
+       224},
       // A size timm has no name for, with LayerScale: VisionTransformer's own arguments.
       {"vit_tiny_32",
        {"model.arch=vit_tiny", "data.image_size=32", "model.patch_size=8", "model.layer_scale=0.1"},
-       "timm.models.vision_transformer.VisionTransformer(img_size=32, patch_size=8", 32}};
+       "timm.models.vision_transformer.VisionTransformer(img_size=32, patch_size=8",
+       32}};
   std::string script = "io = load_file('io.safetensors')\n";
   StateDict io;
   for (const Case& c : cases) {
