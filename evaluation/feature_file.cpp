@@ -2,7 +2,6 @@
 #include "evaluation/feature_file.h"
 
 #include <hdf5.h>
-#include <zlib.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -186,20 +185,25 @@ FeatureFile read_feature_file(const std::string& path) {
 }
 
 std::string checkpoint_file_hash(const std::string& path) {
+  // FNV-1a, not a CRC: a file that ends with the CRC-32 of its own content (pretext's
+  // checkpoints do) has the same whole-file CRC-32 as every other such file of its size (the
+  // CRC residue), so a CRC cannot tell two checkpoints apart. FNV-1a is not linear in the bits.
   std::ifstream in(path, std::ios::binary);
   TORCH_CHECK_VALUE(in, "checkpoint '", path, "' cannot be read");
-  uLong crc = crc32(0L, Z_NULL, 0);
+  uint64_t hash = 0xcbf29ce484222325ULL;
   std::vector<char> buffer(1 << 20);
   int64_t size = 0;
   while (in) {
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     const auto got = in.gcount();
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(buffer.data()), static_cast<uInt>(got));
+    for (std::streamsize i = 0; i < got; ++i) {
+      hash = (hash ^ static_cast<unsigned char>(buffer[static_cast<size_t>(i)])) * 0x100000001b3ULL;
+    }
     size += got;
   }
   char text[64];
-  std::snprintf(text, sizeof(text), "crc32:%08lx:size:%ld", static_cast<unsigned long>(crc),
-                static_cast<long>(size));
+  std::snprintf(text, sizeof(text), "fnv1a64:%016llx:size:%ld",
+                static_cast<unsigned long long>(hash), static_cast<long>(size));
   return text;
 }
 

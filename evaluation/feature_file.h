@@ -38,7 +38,7 @@ struct FeatureFile {
 /// whose datasets disagree in size, throws naming the path and what is wrong.
 FeatureFile read_feature_file(const std::string& path);
 
-/// Content hash of a checkpoint file ("crc32:XXXXXXXX:size:N"), so a feature file can be
+/// Content hash of a checkpoint file ("fnv1a64:<16 hex digits>:size:N"), so a feature file can be
 /// matched to the exact checkpoint it came from.
 std::string checkpoint_file_hash(const std::string& path);
 

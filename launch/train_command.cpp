@@ -88,7 +88,9 @@ int run_train_command(const CommandLine& line) {
                            trainer_options.config_text());
     std::cout << trainer_options.config_text() << "\n";
     std::cout << "pretext: training " << config.objective << " on " << train_set->describe() << ", "
-              << loader->batches_per_epoch() << " steps/epoch; run directory " << output << "\n";
+              << loader->batches_per_epoch() << " steps/epoch, " << comm.world_size()
+              << (comm.world_size() == 1 ? " rank" : " ranks") << "; run directory " << output
+              << "\n";
     if (!resume_from.empty()) {
       std::cout << "pretext: resuming from " << resume_from << " at step "
                 << trainer.position().step << "\n";

@@ -1,8 +1,6 @@
 // MAE objective.
 #include "objectives/mae.h"
 
-#include <ATen/CPUGeneratorImpl.h>
-
 #include "objectives/embedding_stats.h"
 #include "objectives/mae_masking.h"
 
@@ -14,13 +12,6 @@ void init_linear(torch::nn::LinearImpl& linear) {
   torch::NoGradGuard no_grad;
   torch::nn::init::xavier_uniform_(linear.weight);
   if (linear.bias.defined()) linear.bias.zero_();
-}
-
-uint64_t mix(uint64_t x) {  // splitmix64 finalizer
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
 }
 
 }  // namespace
@@ -128,14 +119,10 @@ MaeOutput MaeObjective::forward_with_noise(const torch::Tensor& images,
 LossOutput MaeObjective::compute_loss(const Batch& batch, const Step& step) {
   TORCH_CHECK(batch.views.size() == 1, "mae: expected 1 view, got ", batch.views.size());
   const auto& images = batch.views[0];
-  const int64_t first_index =
-      batch.indices.defined() && batch.indices.numel() > 0 ? batch.indices[0].item<int64_t>() : 0;
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(
-      mix(static_cast<uint64_t>(step.index) * 0x100000001b3ULL ^
-          mix(static_cast<uint64_t>(first_index))));
+  // Each image's mask follows from (step, its dataset index), whatever batch or rank it is on.
   const int64_t grid = images.size(2) / vit_->patch_size();
   const auto noise =
-      torch::rand({images.size(0), grid * grid}, generator, torch::kFloat).to(images.device());
+      masking_noise(batch.indices, images.size(0), grid * grid, step.index).to(images.device());
   const MaeOutput out = forward_with_noise(images, noise);
   return LossOutput{out.loss, {}};
 }

@@ -3,10 +3,38 @@
 // the two agree for the standard grids (196 and 16 patches at ratio 0.75).
 #include "objectives/mae_masking.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <algorithm>
 #include <cmath>
 
 namespace pretext {
+namespace {
+
+uint64_t mix(uint64_t x) {  // splitmix64 finalizer
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+torch::Tensor masking_noise(const torch::Tensor& indices, int64_t batch_size, int64_t num_patches,
+                            int64_t step) {
+  TORCH_CHECK(!indices.defined() || indices.numel() == batch_size, "masking_noise: expected ",
+              batch_size, " dataset indices, got ", indices.numel());
+  const auto keys = indices.defined() ? indices.to(torch::kCPU, torch::kLong).contiguous()
+                                      : torch::arange(batch_size, torch::kLong);
+  const int64_t* key = keys.data_ptr<int64_t>();
+  auto noise = torch::empty({batch_size, num_patches}, torch::kFloat);
+  for (int64_t b = 0; b < batch_size; ++b) {
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(
+        mix(static_cast<uint64_t>(step) * 0x100000001b3ULL ^ mix(static_cast<uint64_t>(key[b]))));
+    noise[b].uniform_(0.0, 1.0, generator);
+  }
+  return noise;
+}
 
 int64_t num_visible(int64_t num_patches, double mask_ratio) {
   TORCH_CHECK_VALUE(0.0 <= mask_ratio && mask_ratio < 1.0, "mask_ratio must be in [0, 1), got ",

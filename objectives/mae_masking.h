@@ -17,6 +17,12 @@ struct RandomMask {
   torch::Tensor ids_keep;     ///< [B, K] int64: original indices of the visible tokens
 };
 
+/// Uniform noise [B, L] for random_masking, row b drawn from a generator keyed by `step` and
+/// the sample's dataset index indices[b] (indices [B] int64; undefined: row positions), so an
+/// image's mask depends on neither the batch it lands in nor how many ranks share the batch.
+torch::Tensor masking_noise(const torch::Tensor& indices, int64_t batch_size, int64_t num_patches,
+                            int64_t step);
+
 /// Visible tokens per sample for L patches: round(L * (1 - mask_ratio)), at least 1.
 int64_t num_visible(int64_t num_patches, double mask_ratio);
 

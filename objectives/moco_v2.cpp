@@ -99,6 +99,23 @@ std::vector<MomentumPair> MocoV2Objective::momentum_pairs() {
   return {{query_.get(), key_.get()}, {query_head_.ptr().get(), key_head_.ptr().get()}};
 }
 
+namespace {
+
+/// Every rank's keys in the order one rank with the whole batch would have them. The sampler
+/// deals each epoch's permutation to the ranks in turn (rank r takes positions r, r + W, ...),
+/// so the j-th sample of rank r's batch is the global batch's sample W * j + r. The queue is
+/// a ring buffer: which keys a wrap overwrites depends on their order, so the order must not
+/// depend on the number of ranks.
+torch::Tensor in_global_batch_order(Comm& comm, const torch::Tensor& keys) {
+  const int64_t world = comm.world_size();
+  const auto gathered = comm.all_gather(keys);  // [W * b, D], rank-major
+  return gathered.view({world, keys.size(0), keys.size(1)})
+      .transpose(0, 1)
+      .reshape({-1, keys.size(1)});
+}
+
+}  // namespace
+
 double MocoV2Objective::momentum(const Step& step) const {
   return cosine_schedule(options_.momentum_base(), options_.momentum_final(), step);
 }
@@ -109,7 +126,7 @@ void MocoV2Objective::update_state(const Step& /*step*/) {
   int64_t n = 0;
   for (size_t v = 0; v < pending_keys_.size(); ++v) {
     torch::Tensor keys = pending_keys_[v];
-    if (comm_ != nullptr && comm_->world_size() > 1) keys = comm_->all_gather(keys);
+    if (comm_ != nullptr && comm_->world_size() > 1) keys = in_global_batch_order(*comm_, keys);
     enqueue(static_cast<int64_t>(v), keys, ptr);
     n = keys.size(0);
   }

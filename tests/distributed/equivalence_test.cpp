@@ -22,7 +22,6 @@
 namespace pretext {
 namespace {
 
-using pretext::testing::rows_of;
 using pretext::testing::run_ranks;
 
 constexpr int64_t kBatch = 8;
@@ -99,11 +98,18 @@ std::vector<double> train(Objective& objective, Comm& comm, const std::vector<Ba
   return losses;
 }
 
+/// The rows of the global batch that rank `rank` holds, as pretext's sampler deals them:
+/// rank-strided (rows rank, rank + world, ...), so order-sensitive state such as MoCo's queue
+/// is checked under the real layout.
+torch::Tensor shard_of(const torch::Tensor& x, int64_t rank, int64_t world) {
+  return x.slice(0, rank, x.size(0), world);
+}
+
 Batch rows_of_batch(const Batch& batch, int64_t rank, int64_t world) {
   Batch part;
-  for (const auto& v : batch.views) part.views.push_back(rows_of(v, rank, world));
-  part.labels = rows_of(batch.labels, rank, world);
-  part.indices = rows_of(batch.indices, rank, world);
+  for (const auto& v : batch.views) part.views.push_back(shard_of(v, rank, world));
+  part.labels = shard_of(batch.labels, rank, world);
+  part.indices = shard_of(batch.indices, rank, world);
   return part;
 }
 

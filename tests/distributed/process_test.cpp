@@ -2,9 +2,13 @@
 // fake SLURM environment, the sbatch writer, a rank killed mid-run, and a restart after it.
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -30,8 +34,6 @@ const std::string kSmallRun =
     "--train.log_every=1 --train.threads=1 --data.num_workers=1 --train.progress=false "
     "--eval.after_train=false --dist.sync_batch_norm=true --dist.timeout_s=60 ";
 
-/// A TCP port nothing listens on right now.
-
 std::string read_file(const fs::path& path) {
   std::ifstream in(path);
   std::stringstream text;
@@ -50,6 +52,38 @@ void expect_same_checkpoints(const fs::path& a_path, const fs::path& b_path) {
     EXPECT_TRUE(torch::equal(a.tensors[i].second, b.tensors[i].second)) << a.tensors[i].first;
   }
   EXPECT_EQ(a.meta("step"), b.meta("step"));
+}
+
+/// The "loss" of every record of a run's metrics.jsonl, in order.
+std::vector<double> logged_losses(const fs::path& run) {
+  std::vector<double> losses;
+  const std::string text = read_file(run / "metrics.jsonl");
+  const std::regex loss("\"loss\": ([-+0-9.eE]+)");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), loss); it != std::sregex_iterator();
+       ++it) {
+    losses.push_back(std::stod((*it)[1]));
+  }
+  return losses;
+}
+
+/// The run logged the two losses that one rank with the same global batch logs: a group of
+/// ranks reproduces them, independent one-rank runs on half the batch would not (their first
+/// loss alone differs by far more: SimCLR's negatives are half as many). Step 1 agrees to
+/// rounding (1e-4 relative); after an optimizer step the rounding differences of summing the
+/// gradients in another order have grown (1e-3).
+void expect_one_rank_losses(const fs::path& run, const fs::path& reference) {
+  const auto one_rank =
+      run_pretext("train " + kSmallRun + "--train.max_steps=2 --output " + quoted(reference));
+  ASSERT_EQ(one_rank.exit_code, 0) << one_rank.output;
+  EXPECT_NE(one_rank.output.find(", 1 rank;"), std::string::npos) << one_rank.output;
+  const std::vector<double> expected = logged_losses(reference);
+  const std::vector<double> actual = logged_losses(run);
+  ASSERT_EQ(expected.size(), 2u);
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const double tolerance = i == 0 ? 1e-4 : 1e-3;
+    EXPECT_NEAR(actual[i], expected[i], tolerance * std::abs(expected[i])) << "step " << i + 1;
+  }
 }
 
 TEST(LaunchTest, TwoRanksTrainWithRankPrefixedOutput) {
@@ -88,6 +122,9 @@ TEST(TorchrunTest, NoPythonStartsTwoRanks) {
                   "--train.max_steps=2 --output " + quoted(dir) + " 2>&1");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_EQ(read_tensor_file((dir / "checkpoints" / "last.ckpt").string()).meta("step"), "2");
+  // One group of two ranks: it says so and trains as one rank with the whole batch would.
+  EXPECT_NE(result.output.find(", 2 ranks;"), std::string::npos) << result.output;
+  expect_one_rank_losses(dir, fresh_dir("dist_torchrun_one_rank"));
 }
 
 TEST(SlurmTest, FakeSlurmEnvironmentStartsTwoTasks) {
@@ -108,6 +145,9 @@ TEST(SlurmTest, FakeSlurmEnvironmentStartsTwoTasks) {
   const auto result = run_command("bash " + quoted(dir / "tasks.sh"));
   EXPECT_EQ(result.output, "0 0\n") << read_file(dir / "task0.log") << read_file(dir / "task1.log");
   EXPECT_EQ(read_tensor_file((dir / "checkpoints" / "last.ckpt").string()).meta("step"), "2");
+  EXPECT_NE(read_file(dir / "task0.log").find(", 2 ranks;"), std::string::npos)
+      << read_file(dir / "task0.log");
+  expect_one_rank_losses(dir, fresh_dir("dist_slurm_one_rank"));
 }
 
 TEST(SlurmTest, LaunchSlurmWritesASubmittableScript) {
@@ -171,7 +211,8 @@ TEST(RankDeathTest, SurvivorsFailFastNamingTheCollective) {
   const auto seconds_at = result.output.find("seconds ");
   ASSERT_NE(seconds_at, std::string::npos) << result.output;
   const double seconds = std::stod(result.output.substr(seconds_at + 8));
-  EXPECT_LT(seconds, 30.0) << "a rank death took " << seconds << " s to surface";
+  // The README states 0.3 s; 5 s leaves headroom for a loaded 2-core machine.
+  EXPECT_LT(seconds, 5.0) << "a rank death took " << seconds << " s to surface";
   std::cout << "rank death surfaced in " << seconds << " s\n";
   EXPECT_NE(logs.find("dist: "), std::string::npos) << logs;
   EXPECT_NE(logs.find("failed on rank"), std::string::npos) << logs;

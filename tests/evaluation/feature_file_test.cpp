@@ -3,9 +3,13 @@
 #include "evaluation/feature_file.h"
 
 #include <hdf5.h>
+#include <zlib.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -108,8 +112,26 @@ TEST_F(FeatureFileTest, CheckpointHashFollowsContent) {
   std::ofstream(path("c.ckpt"), std::ios::binary) << "checkpoint bytez";
   EXPECT_EQ(checkpoint_file_hash(path("a.ckpt")), checkpoint_file_hash(path("b.ckpt")));
   EXPECT_NE(checkpoint_file_hash(path("a.ckpt")), checkpoint_file_hash(path("c.ckpt")));
-  // zlib's CRC-32 of the bytes, computed independently by Python's binascii.crc32.
-  EXPECT_EQ(checkpoint_file_hash(path("a.ckpt")), "crc32:105da933:size:16");
+  // 64-bit FNV-1a of the bytes, computed independently in Python
+  // (h = 0xcbf29ce484222325; for b: h = ((h ^ b) * 0x100000001b3) mod 2^64).
+  EXPECT_EQ(checkpoint_file_hash(path("a.ckpt")), "fnv1a64:157344a7b75093cc:size:16");
+  // Two files that each end with the CRC-32 of their content, as checkpoints do: their
+  // whole-file CRC-32s are equal (the CRC residue), their hashes must not be.
+  for (const char* name : {"x.ckpt", "y.ckpt"}) {
+    const std::string content = std::string("weights of ") + name;
+    uint32_t crc = static_cast<uint32_t>(
+        crc32(0L, reinterpret_cast<const Bytef*>(content.data()), content.size()));
+    std::ofstream out(path(name), std::ios::binary);
+    out << content;
+    for (int i = 0; i < 4; ++i, crc >>= 8) out.put(static_cast<char>(crc & 0xff));
+  }
+  const auto whole_file_crc = [&](const char* name) {
+    std::ifstream in(path(name), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    return crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
+  };
+  ASSERT_EQ(whole_file_crc("x.ckpt"), whole_file_crc("y.ckpt"));
+  EXPECT_NE(checkpoint_file_hash(path("x.ckpt")), checkpoint_file_hash(path("y.ckpt")));
 }
 
 }  // namespace

@@ -99,7 +99,9 @@ TEST(EvaluationCommands, ExtractThenKnnSweepFewShotAndLinearFromFeatureFiles) {
   EXPECT_EQ(few->items[1].find("shots")->number, 4);
   EXPECT_EQ(few->items[1].find("top1_per_seed")->items.size(), 3u);
 
-  // The same k-NN straight from the checkpoint gives the same accuracy.
+  // The same k-NN straight from the checkpoint gives the same accuracy, with the features
+  // computed anew (extract's run-folder cache removed first).
+  fs::remove_all(dir / "features");
   const auto direct = run_pretext("knn --checkpoint " + quoted(checkpoint) + " --out " +
                                   quoted(dir / "knn_ckpt.json"));
   ASSERT_EQ(direct.exit_code, 0) << direct.output;
@@ -144,9 +146,13 @@ std::string chromium_dom(const fs::path& html) {
     if (testing::run_command(std::string("command -v ") + browser + " >/dev/null").exit_code != 0) {
       continue;
     }
+    // A fresh profile beside the page, no background traffic, and a bound on the time.
+    const std::string profile = (html.parent_path() / "chromium_profile").string();
     const auto result = testing::run_command(
-        std::string(browser) + " --headless --no-sandbox --disable-gpu --dump-dom 'file://" +
-        html.string() + "' 2>/dev/null");
+        "timeout 120 " + std::string(browser) +
+        " --headless --no-sandbox --disable-gpu --disable-background-networking"
+        " --no-first-run --user-data-dir='" +
+        profile + "' --dump-dom 'file://" + html.string() + "' 2>/dev/null");
     EXPECT_EQ(result.exit_code, 0) << result.output;
     return result.output;
   }

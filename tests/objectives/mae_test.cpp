@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "objectives/mae_masking.h"
 #include "tests/objectives/small_objective.h"
 #include "tests/test_util.h"
@@ -129,7 +131,7 @@ TEST_F(MaeObjectiveTest, LossIsOnMaskedPatchesAndTrainsEncoderAndDecoder) {
   // The decoder's position embedding is fixed.
   EXPECT_FALSE(mae->named_buffers()["decoder_pos_embed"].requires_grad());
 
-  // compute_loss draws its mask from (step, first index): repeatable, and new at the next step.
+  // compute_loss draws each mask from (step, dataset index): repeatable, new at the next step.
   Batch batch = testing::random_views(3, {16});
   Step step;
   step.index = 5;
@@ -137,6 +139,65 @@ TEST_F(MaeObjectiveTest, LossIsOnMaskedPatchesAndTrainsEncoderAndDecoder) {
   EXPECT_DOUBLE_EQ(mae->compute_loss(batch, step).loss.item<double>(), a);
   step.index = 6;
   EXPECT_NE(mae->compute_loss(batch, step).loss.item<double>(), a);
+}
+
+TEST_F(MaeMaskingTest, NoiseFollowsTheSampleNotTheBatch) {
+  const auto all = masking_noise(torch::tensor({10, 11, 12, 13}, torch::kLong), 4, 16, 3);
+  ASSERT_EQ(all.sizes(), torch::IntArrayRef({4, 16}));
+  EXPECT_GE(all.min().item<double>(), 0.0);
+  EXPECT_LT(all.max().item<double>(), 1.0);
+  // The second half of the batch, as another rank sees it, and the same samples reordered.
+  EXPECT_TRUE(torch::equal(masking_noise(torch::tensor({12, 13}, torch::kLong), 2, 16, 3),
+                           all.slice(0, 2, 4)));
+  const auto swapped = masking_noise(torch::tensor({13, 10}, torch::kLong), 2, 16, 3);
+  EXPECT_TRUE(torch::equal(swapped[0], all[3]));
+  EXPECT_TRUE(torch::equal(swapped[1], all[0]));
+  // Rows differ between samples, and the same sample gets a new mask at the next step.
+  EXPECT_FALSE(torch::equal(all[0], all[1]));
+  EXPECT_FALSE(torch::equal(masking_noise(torch::tensor({10}, torch::kLong), 1, 16, 4)[0], all[0]));
+  EXPECT_THROW(masking_noise(torch::tensor({1, 2}, torch::kLong), 3, 16, 0), c10::Error);
+}
+
+TEST_F(MaeObjectiveTest, EncoderSeesOnlyTheVisiblePatches) {
+  // The decoder's prediction is a function of the encoder's latent, so when changing masked
+  // pixels leaves the prediction bit for bit, the encoder never saw them.
+  auto mae = build();
+  mae->eval();
+  torch::NoGradGuard no_grad;
+  const auto images = torch::randn({3, 1, 16, 16});
+  const auto noise = torch::rand({3, 16});
+  const MaeOutput out = mae->forward_with_noise(images, noise);
+  // mask [3, 16] over the 4 x 4 grid of 4 px patches -> [3, 1, 16, 16] pixels.
+  const auto masked_pixels =
+      out.mask.view({3, 1, 4, 4}).repeat_interleave(4, /*dim=*/2).repeat_interleave(4, /*dim=*/3);
+  const auto changed = images + masked_pixels * torch::randn_like(images) * 10.0;
+  ASSERT_GT((changed - images).abs().sum().item<double>(), 0.0);
+  EXPECT_TRUE(torch::equal(mae->forward_with_noise(changed, noise).pred, out.pred));
+  // Changing the visible pixels does reach the prediction.
+  const auto visible_pixels = 1.0 - masked_pixels;
+  const auto nudged = images + visible_pixels * torch::randn_like(images);
+  EXPECT_FALSE(torch::allclose(mae->forward_with_noise(nudged, noise).pred, out.pred));
+}
+
+TEST_F(MaeObjectiveTest, TwoRanksHalvesAverageToTheOneRankLoss) {
+  // Every sample keeps as many patches, so the global batch's loss is the mean of the two
+  // halves' losses exactly when each image gets the same mask wherever it is.
+  auto mae = build();
+  mae->train();
+  Batch batch = testing::random_views(4, {16});
+  batch.indices = torch::tensor({40, 7, 123, 9}, torch::kLong);
+  Step step;
+  step.index = 11;
+  const double whole = mae->compute_loss(batch, step).loss.item<double>();
+  double halves = 0.0;
+  for (int64_t rank = 0; rank < 2; ++rank) {
+    Batch half;
+    half.views = {batch.views[0].slice(0, 2 * rank, 2 * rank + 2)};
+    half.labels = batch.labels.slice(0, 2 * rank, 2 * rank + 2);
+    half.indices = batch.indices.slice(0, 2 * rank, 2 * rank + 2);
+    halves += mae->compute_loss(half, step).loss.item<double>() / 2.0;
+  }
+  EXPECT_NEAR(whole, halves, 1e-6 * std::abs(whole));
 }
 
 TEST_F(MaeObjectiveTest, RejectsConvolutionalBackbonesAndBadOptions) {

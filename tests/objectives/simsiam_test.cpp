@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "models/heads.h"
 #include "objectives/similarity_losses.h"
 #include "tests/objectives/small_objective.h"
 #include "tests/test_util.h"
@@ -87,15 +88,28 @@ class SimsiamTest : public testing::Seeded {
   }
 };
 
-TEST_F(SimsiamTest, LossIsInRangeAndEveryParameterTrains) {
+TEST_F(SimsiamTest, LossIsTheSymmetrizedNegativeCosineAndEveryParameterTrains) {
   auto simsiam = build(SimsiamOptions().proj_hidden_dim(32).proj_output_dim(32).pred_hidden_dim(8));
   simsiam->train();
   Batch batch;
   batch.views = {torch::randn({8, 1, 16, 16}), torch::randn({8, 1, 16, 16})};
   Step step;
   const auto out = simsiam->compute_loss(batch, step);
-  EXPECT_GE(out.loss.item<double>(), -1.0 - 1e-6);
-  EXPECT_LE(out.loss.item<double>(), 1.0 + 1e-6);
+  {
+    // The paper's eq. 2 from the networks' outputs, in float64:
+    // L = -cos(p0, z1) / 2 - cos(p1, z0) / 2, batch means.
+    auto& backbone = testing::child_as<Backbone>(*simsiam, "backbone");
+    auto& projector = testing::child_as<MlpHeadImpl>(*simsiam, "projector");
+    auto& predictor = testing::child_as<MlpHeadImpl>(*simsiam, "predictor");
+    torch::NoGradGuard no_grad;
+    const auto z0 = projector.forward(backbone.forward(batch.views[0]));
+    const auto z1 = projector.forward(backbone.forward(batch.views[1]));
+    const auto p0 = predictor.forward(z0);
+    const auto p1 = predictor.forward(z1);
+    const double expected = -0.5 * testing::cosine64(p0, z1).mean().item<double>() -
+                            0.5 * testing::cosine64(p1, z0).mean().item<double>();
+    EXPECT_NEAR(out.loss.item<double>(), expected, 1e-5 * std::abs(expected) + 1e-7);
+  }
   out.loss.backward();
   for (const auto& item : simsiam->named_parameters()) {
     EXPECT_TRUE(item.value().requires_grad()) << item.key();

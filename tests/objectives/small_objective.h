@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include <torch/torch.h>
@@ -47,6 +49,22 @@ inline Batch random_views(int64_t batch_size, const std::vector<int64_t>& sizes)
   batch.labels = torch::zeros({batch_size}, torch::kLong);
   batch.indices = torch::arange(batch_size);
   return batch;
+}
+
+/// The registered child `name` of `module` as its concrete type (throws when it is not one).
+template <typename T>
+T& child_as(torch::nn::Module& module, const std::string& name) {
+  auto typed = std::dynamic_pointer_cast<T>(module.named_children()[name]);
+  TORCH_CHECK(typed != nullptr, "child '", name, "' is not of the expected type");
+  return *typed;
+}
+
+/// Row-wise cosine similarity of a [B, D] and b [B, D], computed in float64: the formula
+/// the similarity losses are checked against.
+inline torch::Tensor cosine64(const torch::Tensor& a, const torch::Tensor& b) {
+  const auto x = a.detach().to(torch::kDouble);
+  const auto y = b.detach().to(torch::kDouble);
+  return (x * y).sum(1) / (x.norm(2, {1}) * y.norm(2, {1}));
 }
 
 }  // namespace pretext::testing
