@@ -1,6 +1,4 @@
 // Masking, patchify and the masked reconstruction loss.
-// Deviation: the number of visible patches is rounded (MAE truncates: int(L * (1 - ratio)));
-// the two agree for the standard grids (196 and 16 patches at ratio 0.75).
 #include "objectives/mae_masking.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -39,7 +37,9 @@ torch::Tensor masking_noise(const torch::Tensor& indices, int64_t batch_size, in
 int64_t num_visible(int64_t num_patches, double mask_ratio) {
   TORCH_CHECK_VALUE(0.0 <= mask_ratio && mask_ratio < 1.0, "mask_ratio must be in [0, 1), got ",
                     mask_ratio);
-  return std::max<int64_t>(1, std::llround(static_cast<double>(num_patches) * (1.0 - mask_ratio)));
+  // As MAE's len_keep = int(L * (1 - mask_ratio)): truncated, in double as Python computes it.
+  return std::max<int64_t>(
+      1, static_cast<int64_t>(static_cast<double>(num_patches) * (1.0 - mask_ratio)));
 }
 
 RandomMask random_masking(const torch::Tensor& x, double mask_ratio, const torch::Tensor& noise) {

@@ -23,7 +23,7 @@ struct RandomMask {
 torch::Tensor masking_noise(const torch::Tensor& indices, int64_t batch_size, int64_t num_patches,
                             int64_t step);
 
-/// Visible tokens per sample for L patches: round(L * (1 - mask_ratio)), at least 1.
+/// Visible tokens per sample for L patches: MAE's int(L * (1 - mask_ratio)), at least 1.
 int64_t num_visible(int64_t num_patches, double mask_ratio);
 
 /// Keeps num_visible(L, mask_ratio) tokens of x [B, L, D] per sample, chosen by the smallest

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "objectives/mae_masking.h"
 #include "tests/objectives/small_objective.h"
@@ -15,17 +16,19 @@ namespace {
 
 class MaeMaskingTest : public testing::Seeded {};
 
-TEST_F(MaeMaskingTest, KeepsRoundedShareOfPatchesAndRestoreInvertsTheShuffle) {
+TEST_F(MaeMaskingTest, KeepsMaesTruncatedShareOfPatchesAndRestoreInvertsTheShuffle) {
   const int64_t b = 3;
   const int64_t l = 10;
   const int64_t d = 4;
   const auto x = torch::randn({b, l, d});
   const auto noise = torch::rand({b, l});
   const auto m = random_masking(x, 0.75, noise);
-  const int64_t keep = 3;  // round(10 * 0.25) = round(2.5) = 3 (llround rounds half away)
+  const int64_t keep = 2;  // MAE's len_keep = int(10 * (1 - 0.75)) = int(2.5) = 2
   EXPECT_EQ(num_visible(l, 0.75), keep);
   EXPECT_EQ(num_visible(196, 0.75), 49);
   EXPECT_EQ(num_visible(16, 0.75), 4);
+  EXPECT_EQ(num_visible(49, 0.75), 12);  // int(12.25)
+  EXPECT_EQ(num_visible(16, 0.6), 6);    // int(6.3999999999999995) in Python
   ASSERT_EQ(m.kept.sizes(), torch::IntArrayRef({b, keep, d}));
   for (int64_t i = 0; i < b; ++i) {
     EXPECT_EQ(m.mask[i].sum().item<double>(), static_cast<double>(l - keep)) << "sample " << i;
@@ -123,8 +126,38 @@ TEST_F(MaeObjectiveTest, LossIsOnMaskedPatchesAndTrainsEncoderAndDecoder) {
   const auto out = mae->forward_with_noise(images, noise);
   ASSERT_EQ(out.pred.sizes(), torch::IntArrayRef({3, 16, 16}));
   EXPECT_EQ(out.mask.sum().item<double>(), 3.0 * 12.0);  // 4 of 16 patches visible
-  const auto expected = masked_reconstruction_loss(out.pred, patchify(images, 4), out.mask, true);
-  EXPECT_NEAR(out.loss.item<double>(), expected.item<double>(), 1e-6);
+  // MAE's forward_loss written out from the pixels: each 4 x 4 patch's pixels in (row, col)
+  // order, normalized by their own mean and unbiased variance (+1e-6), the squared error per
+  // patch averaged, then the mean over masked patches only.
+  const auto image = images.to(torch::kDouble);
+  const auto pred = out.pred.detach().to(torch::kDouble);
+  double total = 0.0, masked = 0.0;
+  for (int64_t b = 0; b < 3; ++b) {
+    for (int64_t gy = 0; gy < 4; ++gy) {
+      for (int64_t gx = 0; gx < 4; ++gx) {
+        const int64_t l = gy * 4 + gx;
+        if (out.mask[b][l].item<double>() == 0.0) continue;
+        std::vector<double> target;
+        for (int64_t py = 0; py < 4; ++py) {
+          for (int64_t px = 0; px < 4; ++px) {
+            target.push_back(image[b][0][gy * 4 + py][gx * 4 + px].item<double>());
+          }
+        }
+        double mean = 0.0;
+        for (double t : target) mean += t / 16.0;
+        double var = 0.0;
+        for (double t : target) var += (t - mean) * (t - mean) / 15.0;
+        double error = 0.0;
+        for (int64_t k = 0; k < 16; ++k) {
+          const double t = (target[k] - mean) / std::sqrt(var + 1e-6);
+          error += std::pow(pred[b][l][k].item<double>() - t, 2) / 16.0;
+        }
+        total += error;
+        masked += 1.0;
+      }
+    }
+  }
+  EXPECT_NEAR(out.loss.item<double>(), total / masked, 1e-5 * total / masked);
   out.loss.backward();
   EXPECT_TRUE(mae->vit().named_parameters()["cls_token"].grad().defined());
   EXPECT_TRUE(mae->named_parameters()["mask_token"].grad().defined());
