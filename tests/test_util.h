@@ -2,6 +2,7 @@
 #pragma once
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -64,6 +65,14 @@ inline std::string python() { return PRETEXT_PYTHON; }
 inline ProcessResult run_python(const std::filesystem::path& dir, const std::string& script) {
   std::ofstream(dir / "check.py") << script;
   return run_command("cd '" + dir.string() + "' && '" + python() + "' check.py 2>&1");
+}
+
+/// A path under the system's temporary folder unique to this process and the running test
+/// (prefix_<pid>_<test name>), so suites running side by side never share a folder.
+inline std::filesystem::path unique_temp_path(const std::string& prefix) {
+  return std::filesystem::temp_directory_path() /
+         (prefix + "_" + std::to_string(getpid()) + "_" +
+          ::testing::UnitTest::GetInstance()->current_test_info()->name());
 }
 
 /// Keys of a named_parameters() / named_buffers() dictionary, in order.

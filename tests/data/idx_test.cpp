@@ -50,10 +50,7 @@ class IdxTest : public testing::Seeded {
  protected:
   void SetUp() override {
     testing::Seeded::SetUp();
-    dir_ =
-        fs::temp_directory_path() /
-        ("pretext_idx_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-         "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = testing::unique_temp_path("pretext_idx_test");
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }

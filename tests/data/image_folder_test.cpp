@@ -40,10 +40,7 @@ class ImageFolderTest : public testing::Seeded {
  protected:
   void SetUp() override {
     testing::Seeded::SetUp();
-    dir_ = fs::temp_directory_path() /
-           ("pretext_image_folder_test_" +
-            std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = testing::unique_temp_path("pretext_image_folder_test");
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }

@@ -23,9 +23,7 @@ class FeatureFileTest : public testing::Seeded {
  protected:
   void SetUp() override {
     testing::Seeded::SetUp();
-    dir_ = fs::temp_directory_path() /
-           ("pretext_feature_file_" +
-            std::to_string(::testing::UnitTest::GetInstance()->current_test_info()->line()));
+    dir_ = testing::unique_temp_path("pretext_feature_file");
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
