@@ -159,6 +159,15 @@ void Trainer::train_step(const HostBatch& host_batch, const Step& step, double l
   }
 }
 
+bool Trainer::stop_agreed(bool sync_point) {
+  if (comm_.world_size() == 1) return stop_requested();
+  if (!sync_point) return false;
+  std::vector<torch::Tensor> flag = {
+      torch::full({1}, stop_requested() ? 1.0f : 0.0f, torch::TensorOptions().device(device_))};
+  comm_.all_reduce_sum(flag);
+  return flag[0].item<float>() > 0.0f;
+}
+
 TrainSummary Trainer::run() {
   TrainSummary summary;
   std::unique_ptr<MetricsLog> log;
@@ -180,6 +189,7 @@ TrainSummary Trainer::run() {
   const int64_t first_step = position_.step;
   // data.on_error=skip: unreadable files go to the run directory as they are met.
   UnreadableReport unreadable(unreadable_report_path(options_.output_dir(), comm_.rank()));
+  bool stopping = false;  // a stop signal was agreed on mid-epoch
 
   while (position_.step < stop_at && position_.epoch < options_.epochs()) {
     loader_.start_epoch(position_.epoch, position_.batch_in_epoch);
@@ -234,7 +244,10 @@ TrainSummary Trainer::run() {
         interval_start = Clock::now();
         interval_images = 0;
       }
-      if (stop_requested()) break;
+      if (stop_agreed(/*sync_point=*/log_now)) {
+        stopping = true;
+        break;
+      }
     }
     if (position_.batch_in_epoch >= steps_per_epoch_) {
       ++position_.epoch;
@@ -261,7 +274,7 @@ TrainSummary Trainer::run() {
       // Checkpointing and evaluation are not part of the interval's images/s.
       interval_start += Clock::now() - epoch_end_work;
     }
-    if (stop_requested()) {
+    if (stopping || stop_agreed(/*sync_point=*/true)) {
       summary.interrupted = true;
       break;
     }

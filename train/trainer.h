@@ -96,6 +96,11 @@ class Trainer {
   void all_reduce_gradients();
   /// At log steps: the loss and metrics become their means over ranks (the global batch's).
   void average_logged_values_over_ranks();
+  /// Whether a stop signal ends the run after this step. One rank acts on its own signal at
+  /// once. Ranks learn of a signal at different moments, so several ranks decide together,
+  /// only at `sync_point`s (logged steps, epoch ends): each stops at the first one at which
+  /// any rank was signalled, all checkpoint the same step and none is left in a collective.
+  bool stop_agreed(bool sync_point);
   void save(const std::string& path);
 
   std::shared_ptr<Objective> objective_;

@@ -100,6 +100,43 @@ TEST(LaunchTest, TwoRanksTrainWithRankPrefixedOutput) {
   EXPECT_EQ(read_tensor_file((dir / "checkpoints" / "last.ckpt").string()).meta("step"), "3");
 }
 
+TEST(LaunchTest, CtrlCReachesEveryRankAndTheyCheckpointTheSameStep) {
+  const auto dir = fresh_dir("dist_launch_ctrl_c");
+  std::ostringstream s;
+  s << "cd '" << PRETEXT_SOURCE_DIR << "'\n'" << pretext_binary()
+    << "' launch --nproc-per-node 2 --master-port " << free_port() << " -- train " << kSmallRun
+    << "--train.epochs=1000 --output " << quoted(dir / "run") << " > " << quoted(dir / "log")
+    << " 2>&1 &\n"
+    << "launcher=$!\n"
+    << "for i in $(seq 1200); do [ -s " << quoted(dir / "run" / "metrics.jsonl")
+    << " ] && break; sleep 0.1; done\n"
+    << "kill -INT $launcher\n"
+    << "wait $launcher; echo \"launcher exit $?\"\n";
+  std::ofstream(dir / "ctrl_c.sh") << s.str();
+  const auto result = run_command("bash " + quoted(dir / "ctrl_c.sh"));
+  const std::string log = read_file(dir / "log");
+  ASSERT_EQ(result.output, "launcher exit 130\n") << log;
+  EXPECT_NE(log.find("forwarding signal 2 to the ranks"), std::string::npos) << log;
+  // Both ranks stopped after checkpointing (neither was left in a collective).
+  EXPECT_NE(log.find("[rank 0] pretext: stopped by signal 2 after checkpointing"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("[rank 1] pretext: stopped by signal 2 after checkpointing"),
+            std::string::npos)
+      << log;
+  const int64_t step = std::stoll(
+      read_tensor_file((dir / "run" / "checkpoints" / "last.ckpt").string()).meta("step"));
+  EXPECT_GE(step, 1);
+  // The group resumes from that step.
+  const auto resumed =
+      run_pretext("launch --nproc-per-node 2 --master-port " + std::to_string(free_port()) +
+                  " -- train " + kSmallRun + "--train.max_steps=" + std::to_string(step + 1) +
+                  " --output " + quoted(dir / "run") + " --resume auto");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("at step " + std::to_string(step)), std::string::npos)
+      << resumed.output;
+}
+
 TEST(LaunchTest, BadLayoutIsAUsageError) {
   const auto result = run_pretext("launch --nproc-per-node 0 -- train --config x.cfg");
   EXPECT_EQ(result.exit_code, 2);
