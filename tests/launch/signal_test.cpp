@@ -57,18 +57,30 @@ std::string signal_script(const fs::path& dir, const std::vector<std::string>& s
   return s.str();
 }
 
+/// Stops a long run in `dir` with `signal` (number `number`) once it has logged a step;
+/// expects exit 130 after a checkpoint and returns the checkpoint's step.
+int64_t expect_checkpointed_stop(const fs::path& dir, const std::string& signal, int number) {
+  std::ofstream(dir / "stop.sh") << signal_script(dir, {signal}, "0");
+  const auto result = run_command("bash " + quoted(dir / "stop.sh"));
+  const std::string log = read_file(dir / "run.log");
+  EXPECT_EQ(result.output, "exit 130\n") << log;
+  EXPECT_NE(log.find("stopped by signal " + std::to_string(number) + " after checkpointing"),
+            std::string::npos)
+      << log;
+  const auto checkpoint = dir / "run" / "checkpoints" / "last.ckpt";
+  if (!fs::exists(checkpoint)) {
+    ADD_FAILURE() << "no checkpoint after SIG" << signal << "\n" << log;
+    return 0;
+  }
+  const int64_t step = std::stoll(read_tensor_file(checkpoint.string()).meta("step"));
+  EXPECT_GE(step, 1);
+  return step;
+}
+
 TEST(SignalTest, SigtermCheckpointsExits130AndResumeContinues) {
   const auto dir = fresh_dir("signal_term");
-  std::ofstream(dir / "term.sh") << signal_script(dir, {"TERM"}, "0");
-  const auto result = run_command("bash " + quoted(dir / "term.sh"));
-  const std::string log = read_file(dir / "run.log");
-  ASSERT_EQ(result.output, "exit 130\n") << log;
-  EXPECT_NE(log.find("stopped by signal 15 after checkpointing"), std::string::npos) << log;
-  const TensorFile checkpoint =
-      read_tensor_file((dir / "run" / "checkpoints" / "last.ckpt").string());
-  const int64_t step = std::stoll(checkpoint.meta("step"));
-  EXPECT_GE(step, 1);
-
+  const int64_t step = expect_checkpointed_stop(dir, "TERM", 15);
+  ASSERT_GE(step, 1);
   // The run continues from that step.
   const auto resumed =
       run_pretext(kLongRun + "--output " + quoted(dir / "run") + " --resume auto " +
@@ -81,13 +93,7 @@ TEST(SignalTest, SigtermCheckpointsExits130AndResumeContinues) {
 }
 
 TEST(SignalTest, SigintCheckpointsAndExits130) {
-  const auto dir = fresh_dir("signal_int");
-  std::ofstream(dir / "int.sh") << signal_script(dir, {"INT"}, "0");
-  const auto result = run_command("bash " + quoted(dir / "int.sh"));
-  const std::string log = read_file(dir / "run.log");
-  ASSERT_EQ(result.output, "exit 130\n") << log;
-  EXPECT_NE(log.find("stopped by signal 2 after checkpointing"), std::string::npos) << log;
-  EXPECT_TRUE(fs::exists(dir / "run" / "checkpoints" / "last.ckpt"));
+  expect_checkpointed_stop(fresh_dir("signal_int"), "INT", 2);
 }
 
 TEST(SignalTest, ASecondSignalExitsAtOnce) {
