@@ -25,9 +25,9 @@ namespace {
 namespace fs = std::filesystem;
 using testing::free_port;
 using testing::fresh_dir;
+using testing::logged_losses;
 using testing::run_pretext;
-
-std::string quoted(const fs::path& path) { return "'" + path.string() + "'"; }
+using testing::shell_quoted;
 
 /// 128 Fashion-MNIST images at global batch 32: 4 steps per epoch, one thread per rank. The
 /// learning rate is 40 times below the recipe's: at full rate this tiny network is chaotic,
@@ -40,20 +40,6 @@ std::string run_flags(const std::string& objective) {
          "--data.limit=128 --train.batch_size=32 --train.log_every=1 --train.threads=1 "
          "--data.num_workers=1 --train.progress=false --eval.after_train=false "
          "--dist.sync_batch_norm=true --dist.timeout_s=60 --optim.lr=0.01 ";
-}
-
-std::vector<double> logged_losses(const fs::path& run) {
-  std::ifstream in(run / "metrics.jsonl");
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string s = text.str();
-  std::vector<double> losses;
-  const std::regex loss("\"loss\": ([-+0-9.eE]+)");
-  for (auto it = std::sregex_iterator(s.begin(), s.end(), loss); it != std::sregex_iterator();
-       ++it) {
-    losses.push_back(std::stod((*it)[1]));
-  }
-  return losses;
 }
 
 TensorFile last_checkpoint(const fs::path& run) {
@@ -98,14 +84,14 @@ TEST_P(ObjectiveRanks, TwoRanksMatchOneRankAndResumeMidEpoch) {
   const std::string objective = GetParam();
   const auto dir = fresh_dir("dist_ranks_" + objective);
   const std::string flags = run_flags(objective) + "--train.max_steps=6 ";
-  const auto one = run_pretext(flags + "--output " + quoted(dir / "one"));
+  const auto one = run_pretext(flags + "--output " + shell_quoted(dir / "one"));
   ASSERT_EQ(one.exit_code, 0) << one.output;
   const auto rounded =
-      run_pretext(flags + "--train.threads=2 --output " + quoted(dir / "one_two_threads"));
+      run_pretext(flags + "--train.threads=2 --output " + shell_quoted(dir / "one_two_threads"));
   ASSERT_EQ(rounded.exit_code, 0) << rounded.output;
   const auto two =
       run_pretext("launch --nproc-per-node 2 --master-port " + std::to_string(free_port()) +
-                  " -- " + flags + "--output " + quoted(dir / "two"));
+                  " -- " + flags + "--output " + shell_quoted(dir / "two"));
   ASSERT_EQ(two.exit_code, 0) << two.output;
   EXPECT_NE(two.output.find(", 2 ranks;"), std::string::npos) << two.output;
 
@@ -129,11 +115,11 @@ TEST_P(ObjectiveRanks, TwoRanksMatchOneRankAndResumeMidEpoch) {
   // Two ranks stopped mid-epoch (step 3 of 4 per epoch), then resumed to step 6.
   const auto first = run_pretext("launch --nproc-per-node 2 --master-port " +
                                  std::to_string(free_port()) + " -- " + run_flags(objective) +
-                                 "--train.max_steps=3 --output " + quoted(dir / "resumed"));
+                                 "--train.max_steps=3 --output " + shell_quoted(dir / "resumed"));
   ASSERT_EQ(first.exit_code, 0) << first.output;
   const auto rest =
       run_pretext("launch --nproc-per-node 2 --master-port " + std::to_string(free_port()) +
-                  " -- " + flags + "--output " + quoted(dir / "resumed") + " --resume auto");
+                  " -- " + flags + "--output " + shell_quoted(dir / "resumed") + " --resume auto");
   ASSERT_EQ(rest.exit_code, 0) << rest.output;
   EXPECT_NE(rest.output.find("at step 3"), std::string::npos) << rest.output;
   // Resuming is exact: the resumed two-rank run ends bit for bit where the uninterrupted one

@@ -23,9 +23,12 @@ namespace {
 namespace fs = std::filesystem;
 using testing::free_port;
 using testing::fresh_dir;
+using testing::logged_losses;
 using testing::pretext_binary;
+using testing::read_file;
 using testing::run_command;
 using testing::run_pretext;
+using testing::shell_quoted;
 
 // 256 Fashion-MNIST images at global batch 32: 8 steps per epoch, one compute thread a rank.
 const std::string kSmallRun =
@@ -33,15 +36,6 @@ const std::string kSmallRun =
     "--model.width=0.125 --simclr.proj_hidden_dim=32 --simclr.proj_output_dim=16 "
     "--train.log_every=1 --train.threads=1 --data.num_workers=1 --train.progress=false "
     "--eval.after_train=false --dist.sync_batch_norm=true --dist.timeout_s=60 ";
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string quoted(const fs::path& path) { return "'" + path.string() + "'"; }
 
 void expect_same_checkpoints(const fs::path& a_path, const fs::path& b_path) {
   const TensorFile a = read_tensor_file(a_path.string());
@@ -54,18 +48,6 @@ void expect_same_checkpoints(const fs::path& a_path, const fs::path& b_path) {
   EXPECT_EQ(a.meta("step"), b.meta("step"));
 }
 
-/// The "loss" of every record of a run's metrics.jsonl, in order.
-std::vector<double> logged_losses(const fs::path& run) {
-  std::vector<double> losses;
-  const std::string text = read_file(run / "metrics.jsonl");
-  const std::regex loss("\"loss\": ([-+0-9.eE]+)");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), loss); it != std::sregex_iterator();
-       ++it) {
-    losses.push_back(std::stod((*it)[1]));
-  }
-  return losses;
-}
-
 /// The run logged the two losses that one rank with the same global batch logs: a group of
 /// ranks reproduces them, independent one-rank runs on half the batch would not (their first
 /// loss alone differs by far more: SimCLR's negatives are half as many). Step 1 agrees to
@@ -73,7 +55,7 @@ std::vector<double> logged_losses(const fs::path& run) {
 /// gradients in another order have grown (1e-3).
 void expect_one_rank_losses(const fs::path& run, const fs::path& reference) {
   const auto one_rank =
-      run_pretext("train " + kSmallRun + "--train.max_steps=2 --output " + quoted(reference));
+      run_pretext("train " + kSmallRun + "--train.max_steps=2 --output " + shell_quoted(reference));
   ASSERT_EQ(one_rank.exit_code, 0) << one_rank.output;
   EXPECT_NE(one_rank.output.find(", 1 rank;"), std::string::npos) << one_rank.output;
   const std::vector<double> expected = logged_losses(reference);
@@ -90,7 +72,7 @@ TEST(LaunchTest, TwoRanksTrainWithRankPrefixedOutput) {
   const auto dir = fresh_dir("dist_launch_two");
   const auto result =
       run_pretext("launch --nproc-per-node 2 --master-port " + std::to_string(free_port()) +
-                  " -- train " + kSmallRun + "--train.max_steps=3 --output " + quoted(dir));
+                  " -- train " + kSmallRun + "--train.max_steps=3 --output " + shell_quoted(dir));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("[rank 0] pretext: training simclr"), std::string::npos)
       << result.output;
@@ -105,15 +87,15 @@ TEST(LaunchTest, CtrlCReachesEveryRankAndTheyCheckpointTheSameStep) {
   std::ostringstream s;
   s << "cd '" << PRETEXT_SOURCE_DIR << "'\n'" << pretext_binary()
     << "' launch --nproc-per-node 2 --master-port " << free_port() << " -- train " << kSmallRun
-    << "--train.epochs=1000 --output " << quoted(dir / "run") << " > " << quoted(dir / "log")
-    << " 2>&1 &\n"
+    << "--train.epochs=1000 --output " << shell_quoted(dir / "run") << " > "
+    << shell_quoted(dir / "log") << " 2>&1 &\n"
     << "launcher=$!\n"
-    << "for i in $(seq 1200); do [ -s " << quoted(dir / "run" / "metrics.jsonl")
+    << "for i in $(seq 1200); do [ -s " << shell_quoted(dir / "run" / "metrics.jsonl")
     << " ] && break; sleep 0.1; done\n"
     << "kill -INT $launcher\n"
     << "wait $launcher; echo \"launcher exit $?\"\n";
   std::ofstream(dir / "ctrl_c.sh") << s.str();
-  const auto result = run_command("bash " + quoted(dir / "ctrl_c.sh"));
+  const auto result = run_command("bash " + shell_quoted(dir / "ctrl_c.sh"));
   const std::string log = read_file(dir / "log");
   ASSERT_EQ(result.output, "launcher exit 130\n") << log;
   EXPECT_NE(log.find("forwarding signal 2 to the ranks"), std::string::npos) << log;
@@ -131,7 +113,7 @@ TEST(LaunchTest, CtrlCReachesEveryRankAndTheyCheckpointTheSameStep) {
   const auto resumed =
       run_pretext("launch --nproc-per-node 2 --master-port " + std::to_string(free_port()) +
                   " -- train " + kSmallRun + "--train.max_steps=" + std::to_string(step + 1) +
-                  " --output " + quoted(dir / "run") + " --resume auto");
+                  " --output " + shell_quoted(dir / "run") + " --resume auto");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("at step " + std::to_string(step)), std::string::npos)
       << resumed.output;
@@ -156,7 +138,7 @@ TEST(TorchrunTest, NoPythonStartsTwoRanks) {
       run_command("cd '" + std::string(PRETEXT_SOURCE_DIR) + "' && OMP_NUM_THREADS=1 '" +
                   torchrun.string() + "' --no-python --nproc-per-node 2 --master-port " +
                   std::to_string(free_port()) + " '" + pretext_binary() + "' train " + kSmallRun +
-                  "--train.max_steps=2 --output " + quoted(dir) + " 2>&1");
+                  "--train.max_steps=2 --output " + shell_quoted(dir) + " 2>&1");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_EQ(read_tensor_file((dir / "checkpoints" / "last.ckpt").string()).meta("step"), "2");
   // One group of two ranks: it says so and trains as one rank with the whole batch would.
@@ -173,13 +155,13 @@ TEST(SlurmTest, FakeSlurmEnvironmentStartsTwoTasks) {
               " SLURM_NTASKS=2 SLURM_NTASKS_PER_NODE='2(x1)' SLURM_NODELIST='localhost' "
               "MASTER_PORT=" +
               port + " '" + pretext_binary() + "' train " + kSmallRun +
-              "--train.max_steps=2 --output " + quoted(dir) + " > " +
-              quoted(dir / ("task" + std::to_string(task) + ".log")) + " 2>&1 & pids[" +
+              "--train.max_steps=2 --output " + shell_quoted(dir) + " > " +
+              shell_quoted(dir / ("task" + std::to_string(task) + ".log")) + " 2>&1 & pids[" +
               std::to_string(task) + "]=$!; ";
   }
   script += "wait ${pids[0]}; a=$?; wait ${pids[1]}; b=$?; echo \"$a $b\"\n";
   std::ofstream(dir / "tasks.sh") << script;
-  const auto result = run_command("bash " + quoted(dir / "tasks.sh"));
+  const auto result = run_command("bash " + shell_quoted(dir / "tasks.sh"));
   EXPECT_EQ(result.output, "0 0\n") << read_file(dir / "task0.log") << read_file(dir / "task1.log");
   EXPECT_EQ(read_tensor_file((dir / "checkpoints" / "last.ckpt").string()).meta("step"), "2");
   EXPECT_NE(read_file(dir / "task0.log").find(", 2 ranks;"), std::string::npos)
@@ -191,8 +173,8 @@ TEST(SlurmTest, LaunchSlurmWritesASubmittableScript) {
   const auto dir = fresh_dir("dist_slurm_script");
   const auto out = dir / "job.sbatch";
   const auto result =
-      run_pretext("launch slurm --nodes 3 --gpus-per-node 4 --partition gpu --out " + quoted(out) +
-                  " -- train --config 'my run.cfg' --dist.backend=nccl");
+      run_pretext("launch slurm --nodes 3 --gpus-per-node 4 --partition gpu --out " +
+                  shell_quoted(out) + " -- train --config 'my run.cfg' --dist.backend=nccl");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const std::string text = read_file(out);
   for (const char* line :
@@ -202,7 +184,7 @@ TEST(SlurmTest, LaunchSlurmWritesASubmittableScript) {
   }
   EXPECT_NE(text.find("train --config 'my run.cfg' --dist.backend=nccl\n"), std::string::npos)
       << text;
-  EXPECT_EQ(run_command("bash -n " + quoted(out) + " && echo ok").output, "ok\n");
+  EXPECT_EQ(run_command("bash -n " + shell_quoted(out) + " && echo ok").output, "ok\n");
 }
 
 /// Starts `world` ranks directly (no launcher), SIGKILLs rank `victim` once training has
@@ -213,11 +195,11 @@ std::string kill_one_rank_script(const fs::path& dir, int world, int victim, int
     << "for r in $(seq 0 " << world - 1 << "); do\n"
     << "  RANK=$r LOCAL_RANK=$r WORLD_SIZE=" << world << " LOCAL_WORLD_SIZE=" << world
     << " MASTER_ADDR=127.0.0.1 MASTER_PORT=" << port << " '" << pretext_binary() << "' train "
-    << kSmallRun << "--train.epochs=100 --output " << quoted(dir) << " > " << quoted(dir)
-    << "/rank$r.log 2>&1 &\n"
+    << kSmallRun << "--train.epochs=100 --output " << shell_quoted(dir) << " > "
+    << shell_quoted(dir) << "/rank$r.log 2>&1 &\n"
     << "  pids[$r]=$!\n"
     << "done\n"
-    << "for i in $(seq 1200); do [ -s " << quoted(dir / "metrics.jsonl")
+    << "for i in $(seq 1200); do [ -s " << shell_quoted(dir / "metrics.jsonl")
     << " ] && break; sleep 0.1; done\n"
     << "kill -9 ${pids[" << victim << "]}\n"
     << "start=$(date +%s.%N)\n"
@@ -235,7 +217,7 @@ TEST(RankDeathTest, SurvivorsFailFastNamingTheCollective) {
   const auto dir = fresh_dir("dist_kill");
   const auto script = dir / "kill.sh";
   std::ofstream(script) << kill_one_rank_script(dir, 4, 2, free_port());
-  const auto result = run_command("bash " + quoted(script) + " 2>&1");
+  const auto result = run_command("bash " + shell_quoted(script) + " 2>&1");
   std::string logs;
   for (int r : {0, 1, 3}) logs += read_file(dir / ("rank" + std::to_string(r) + ".log"));
   for (int r : {0, 1, 3}) {
@@ -260,7 +242,7 @@ TEST(LaunchTest, RestartAfterAKilledRankEndsWithTheUnfaultedWeights) {
   const auto faulted = fresh_dir("dist_restart_faulted");
   const std::string train = " -- train " + kSmallRun + "--train.epochs=3 --output ";
   const auto reference = run_pretext("launch --nproc-per-node 4 --master-port " +
-                                     std::to_string(free_port()) + train + quoted(clean));
+                                     std::to_string(free_port()) + train + shell_quoted(clean));
   ASSERT_EQ(reference.exit_code, 0) << reference.output;
 
   // Kill one of the four ranks once the first epoch's checkpoint exists; the launcher restarts
@@ -269,16 +251,16 @@ TEST(LaunchTest, RestartAfterAKilledRankEndsWithTheUnfaultedWeights) {
   std::ostringstream s;
   s << "cd '" << PRETEXT_SOURCE_DIR << "'\n'" << pretext_binary()
     << "' launch --nproc-per-node 4 --max-restarts 1 --master-port " << free_port() << train
-    << quoted(faulted) << " > " << quoted(log) << " 2>&1 &\n"
+    << shell_quoted(faulted) << " > " << shell_quoted(log) << " 2>&1 &\n"
     << "launcher=$!\n"
-    << "for i in $(seq 1200); do [ -e " << quoted(faulted / "checkpoints" / "epoch_0001.ckpt")
+    << "for i in $(seq 1200); do [ -e " << shell_quoted(faulted / "checkpoints" / "epoch_0001.ckpt")
     << " ] && break; sleep 0.1; done\n"
     << "victim=$(pgrep -P $launcher | tail -n 1)\n"
     << "kill -9 $victim\n"
     << "wait $launcher; echo \"launcher exit $?\"\n";
   const auto script = faulted / "restart.sh";
   std::ofstream(script) << s.str();
-  const auto result = run_command("bash " + quoted(script) + " 2>&1");
+  const auto result = run_command("bash " + shell_quoted(script) + " 2>&1");
   const std::string output = read_file(log);
   ASSERT_NE(result.output.find("launcher exit 0"), std::string::npos) << result.output << output;
   EXPECT_NE(output.find("was killed by signal 9"), std::string::npos) << output;
@@ -318,13 +300,13 @@ TEST(TwoNodeTest, NamespacesJoinedByAVethPairTrainTogether) {
     script += "ip netns exec " + ns + " env GLOO_SOCKET_IFNAME=" + ifname + " '" +
               pretext_binary() + "' launch --nproc-per-node 2 --nnodes 2 --node-rank " +
               std::to_string(node) + " --master-addr 10.231.7.1 --master-port " + port +
-              " -- train " + kSmallRun + "--train.max_steps=3 --output " + quoted(dir) + " > " +
-              quoted(dir / ("node" + std::to_string(node) + ".log")) + " 2>&1 & pids[" +
-              std::to_string(node) + "]=$!; ";
+              " -- train " + kSmallRun + "--train.max_steps=3 --output " + shell_quoted(dir) +
+              " > " + shell_quoted(dir / ("node" + std::to_string(node) + ".log")) +
+              " 2>&1 & pids[" + std::to_string(node) + "]=$!; ";
   }
   script += "wait ${pids[0]}; a=$?; wait ${pids[1]}; b=$?; echo \"$a $b\"\n";
   std::ofstream(dir / "nodes.sh") << script;
-  const auto result = run_command("bash " + quoted(dir / "nodes.sh"));
+  const auto result = run_command("bash " + shell_quoted(dir / "nodes.sh"));
   run_command(cleanup);
   const std::string logs = read_file(dir / "node0.log") + read_file(dir / "node1.log");
   EXPECT_EQ(result.output, "0 0\n") << logs;

@@ -16,23 +16,16 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::fresh_dir;
+using testing::read_file;
 using testing::run_pretext;
-
-std::string quoted(const fs::path& path) { return "'" + path.string() + "'"; }
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using testing::shell_quoted;
 
 TEST(DatasetCommands, PacksADatasetByNameAndAuditsTheShards) {
   const auto dir = fresh_dir("dataset_pack_name");
   const auto prefix = dir / "fmnist";
   const auto packed =
       run_pretext("pack --input fashion_mnist --data.root=" + testing::fashion_mnist_root() +
-                  " --data.limit=100 --shard-size 40 --out " + quoted(prefix));
+                  " --data.limit=100 --shard-size 40 --out " + shell_quoted(prefix));
   ASSERT_EQ(packed.exit_code, 0) << packed.output;
   for (const char* split : {"train", "test"}) {
     EXPECT_TRUE(fs::exists(dir / ("fmnist-" + std::string(split) + ".manifest"))) << split;
@@ -41,17 +34,17 @@ TEST(DatasetCommands, PacksADatasetByNameAndAuditsTheShards) {
           << split << " " << shard;
     }
   }
-  const auto audited = run_pretext("audit --dataset hdf5 --data.root=" + quoted(prefix) +
+  const auto audited = run_pretext("audit --dataset hdf5 --data.root=" + shell_quoted(prefix) +
                                    " --split all --threads 2");
   EXPECT_EQ(audited.exit_code, 0) << audited.output;
   EXPECT_NE(audited.output.find("100 listed, 100 decoded, 0 unreadable"), std::string::npos)
       << audited.output;
 
-  const auto unknown = run_pretext("pack --input no_such_dataset --out " + quoted(dir / "x"));
+  const auto unknown = run_pretext("pack --input no_such_dataset --out " + shell_quoted(dir / "x"));
   EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
   EXPECT_NE(unknown.output.find("no_such_dataset"), std::string::npos) << unknown.output;
-  const auto missing =
-      run_pretext("pack --input " + quoted(dir / "missing") + " --out " + quoted(dir / "x"));
+  const auto missing = run_pretext("pack --input " + shell_quoted(dir / "missing") + " --out " +
+                                   shell_quoted(dir / "x"));
   EXPECT_EQ(missing.exit_code, 2) << missing.output;
   EXPECT_NE(missing.output.find("does not exist"), std::string::npos) << missing.output;
 }
@@ -78,16 +71,17 @@ fs::path folder_with_one_bad_image(const std::string& name) {
 TEST(DatasetCommands, AnUnreadableImageIsAuditedRefusedByPackAndSkippedInTraining) {
   const auto root = folder_with_one_bad_image("dataset_bad_image");
   const auto dir = root.parent_path();
-  const std::string folder = " --data.index_cache=" + quoted(dir / "cache");
+  const std::string folder = " --data.index_cache=" + shell_quoted(dir / "cache");
 
-  const auto audited = run_pretext("audit --dataset " + quoted(root) + folder + " --split all");
+  const auto audited =
+      run_pretext("audit --dataset " + shell_quoted(root) + folder + " --split all");
   EXPECT_EQ(audited.exit_code, 1) << audited.output;
   EXPECT_NE(audited.output.find("broken.png"), std::string::npos) << audited.output;
   EXPECT_NE(audited.output.find("21 listed, 20 decoded, 1 unreadable"), std::string::npos)
       << audited.output;
 
-  const auto packed =
-      run_pretext("pack --input " + quoted(root) + folder + " --out " + quoted(dir / "packed"));
+  const auto packed = run_pretext("pack --input " + shell_quoted(root) + folder + " --out " +
+                                  shell_quoted(dir / "packed"));
   EXPECT_NE(packed.exit_code, 0) << packed.output;
   EXPECT_NE(packed.output.find("broken.png"), std::string::npos) << packed.output;
   EXPECT_FALSE(fs::exists(dir / "packed-train.manifest"));
@@ -96,13 +90,13 @@ TEST(DatasetCommands, AnUnreadableImageIsAuditedRefusedByPackAndSkippedInTrainin
   const auto trained = run_pretext(
       "train --config configs/simclr_resnet18_fmnist.cfg --data.dataset=image_folder "
       "--data.root=" +
-      quoted(root) + folder +
+      shell_quoted(root) + folder +
       " --data.on_error=skip --data.image_size=16 --data.mean=0.5,0.5,0.5 "
       "--data.std=0.25,0.25,0.25 --train.batch_size=7 --train.epochs=1 "
       "--model.width=0.125 --simclr.proj_hidden_dim=16 --simclr.proj_output_dim=8 "
       "--train.log_every=1 --train.threads=2 --train.progress=false --eval.baselines=false "
       "--output " +
-      quoted(run));
+      shell_quoted(run));
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
   const std::string report = read_file(run / "unreadable_samples.tsv");
   EXPECT_NE(report.find("broken.png"), std::string::npos) << report;

@@ -18,25 +18,18 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::fresh_dir;
+using testing::read_file;
 using testing::run_pretext;
+using testing::shell_quoted;
 using testing::small_run_flags;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 JsonValue read_json(const fs::path& path) { return parse_json(read_file(path), path.string()); }
-
-std::string quoted(const fs::path& path) { return "'" + path.string() + "'"; }
 
 // A tiny finished run, trained once per test binary run and shared by the tests below.
 fs::path trained_run(const std::string& name, const std::string& extra = "") {
   const auto dir = fresh_dir(name);
   const auto result =
-      run_pretext("train " + small_run_flags() + extra + " --output " + quoted(dir));
+      run_pretext("train " + small_run_flags() + extra + " --output " + shell_quoted(dir));
   EXPECT_EQ(result.exit_code, 0) << result.output;
   return dir;
 }
@@ -66,8 +59,9 @@ TEST(EvaluationCommands, OnlineProbeAndPeriodicKnnAreLogged) {
   const JsonValue knn = read_json(dir / "knn.json");
   EXPECT_GT(knn.find("results")->find("pretrained")->find("top1")->number, 10.0);
   // knn on the checkpoint (which holds the probe's state) still works.
-  const auto again = run_pretext("knn --checkpoint " + quoted(dir / "checkpoints" / "last.ckpt") +
-                                 " --out " + quoted(dir / "again.json"));
+  const auto again =
+      run_pretext("knn --checkpoint " + shell_quoted(dir / "checkpoints" / "last.ckpt") +
+                  " --out " + shell_quoted(dir / "again.json"));
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_DOUBLE_EQ(
       read_json(dir / "again.json").find("results")->find("pretrained")->find("top1")->number,
@@ -79,16 +73,16 @@ TEST(EvaluationCommands, ExtractThenKnnSweepFewShotAndLinearFromFeatureFiles) {
   const auto checkpoint = dir / "checkpoints" / "last.ckpt";
   for (const char* split : {"train", "test"}) {
     const auto extracted =
-        run_pretext("extract --checkpoint " + quoted(checkpoint) + " --split " + split + " --out " +
-                    quoted(dir / (std::string(split) + ".h5")));
+        run_pretext("extract --checkpoint " + shell_quoted(checkpoint) + " --split " + split +
+                    " --out " + shell_quoted(dir / (std::string(split) + ".h5")));
     ASSERT_EQ(extracted.exit_code, 0) << extracted.output;
   }
-  const std::string files = " --train-features " + quoted(dir / "train.h5") + " --test-features " +
-                            quoted(dir / "test.h5");
+  const std::string files = " --train-features " + shell_quoted(dir / "train.h5") +
+                            " --test-features " + shell_quoted(dir / "test.h5");
   const auto knn = run_pretext("knn" + files +
                                " --sweep --few-shot --knn.few_shot=1,4 --knn.few_shot_seeds=0,1,2"
                                " --out " +
-                               quoted(dir / "knn_files.json"));
+                               shell_quoted(dir / "knn_files.json"));
   ASSERT_EQ(knn.exit_code, 0) << knn.output;
   const JsonValue from_files = read_json(dir / "knn_files.json");
   const JsonValue* sweep = from_files.find("sweep")->find("features");
@@ -102,8 +96,8 @@ TEST(EvaluationCommands, ExtractThenKnnSweepFewShotAndLinearFromFeatureFiles) {
   // The same k-NN straight from the checkpoint gives the same accuracy, with the features
   // computed anew (extract's run-folder cache removed first).
   fs::remove_all(dir / "features");
-  const auto direct = run_pretext("knn --checkpoint " + quoted(checkpoint) + " --out " +
-                                  quoted(dir / "knn_ckpt.json"));
+  const auto direct = run_pretext("knn --checkpoint " + shell_quoted(checkpoint) + " --out " +
+                                  shell_quoted(dir / "knn_ckpt.json"));
   ASSERT_EQ(direct.exit_code, 0) << direct.output;
   EXPECT_DOUBLE_EQ(
       read_json(dir / "knn_ckpt.json").find("results")->find("pretrained")->find("top1")->number,
@@ -111,7 +105,7 @@ TEST(EvaluationCommands, ExtractThenKnnSweepFewShotAndLinearFromFeatureFiles) {
 
   const auto linear =
       run_pretext("linear" + files + " --linear.epochs=5 --linear.max_iterations=50 --out " +
-                  quoted(dir / "linear.json"));
+                  shell_quoted(dir / "linear.json"));
   ASSERT_EQ(linear.exit_code, 0) << linear.output;
   const JsonValue linear_json = read_json(dir / "linear.json");
   const JsonValue* row = linear_json.find("results")->find("features");
@@ -125,16 +119,16 @@ TEST(EvaluationCommands, ExtractThenKnnSweepFewShotAndLinearFromFeatureFiles) {
 
   // Swapped splits and a damaged file are refused by name; nothing is written.
   const auto swapped =
-      run_pretext("knn --train-features " + quoted(dir / "test.h5") + " --test-features " +
-                  quoted(dir / "train.h5") + " --out " + quoted(dir / "swapped.json"));
+      run_pretext("knn --train-features " + shell_quoted(dir / "test.h5") + " --test-features " +
+                  shell_quoted(dir / "train.h5") + " --out " + shell_quoted(dir / "swapped.json"));
   EXPECT_EQ(swapped.exit_code, 2) << swapped.output;
   EXPECT_NE(swapped.output.find("split"), std::string::npos) << swapped.output;
   EXPECT_FALSE(fs::exists(dir / "swapped.json"));
   fs::copy_file(dir / "train.h5", dir / "cut.h5");
   fs::resize_file(dir / "cut.h5", fs::file_size(dir / "cut.h5") / 2);
   const auto cut =
-      run_pretext("linear --train-features " + quoted(dir / "cut.h5") + " --test-features " +
-                  quoted(dir / "test.h5") + " --out " + quoted(dir / "cut.json"));
+      run_pretext("linear --train-features " + shell_quoted(dir / "cut.h5") + " --test-features " +
+                  shell_quoted(dir / "test.h5") + " --out " + shell_quoted(dir / "cut.json"));
   EXPECT_NE(cut.exit_code, 0);
   EXPECT_NE(cut.output.find("cut.h5"), std::string::npos) << cut.output;
   EXPECT_FALSE(fs::exists(dir / "cut.json"));
@@ -164,7 +158,7 @@ TEST(EvaluationCommands, CompareTrainsSeedsAndReportsTwoObjectives) {
   // Two objectives on the same tiny backbone; simclr trained by compare with two seeds.
   const auto simclr =
       run_pretext("compare --configs configs/simclr_resnet18_fmnist.cfg --seeds 0,1 --out " +
-                  quoted(out / "simclr") + " " + testing::small_run_overrides() +
+                  shell_quoted(out / "simclr") + " " + testing::small_run_overrides() +
                   "--eval.knn_every_epochs=1 --linear.epochs=3 --linear.max_iterations=30");
   ASSERT_EQ(simclr.exit_code, 0) << simclr.output;
   EXPECT_TRUE(fs::exists(out / "simclr" / "report.md"));
@@ -172,14 +166,15 @@ TEST(EvaluationCommands, CompareTrainsSeedsAndReportsTwoObjectives) {
   const auto byol = run_pretext("train " + small_run_flags() +
                                 "--objective.name=byol --byol.proj_hidden_dim=32 "
                                 "--byol.proj_output_dim=16 --byol.pred_hidden_dim=32 --output " +
-                                quoted(byol_run));
+                                shell_quoted(byol_run));
   ASSERT_EQ(byol.exit_code, 0) << byol.output;
 
   const auto report_dir = out / "report";
   const auto compared = run_pretext(
-      "compare --runs " + quoted(out / "simclr" / "runs" / "simclr_resnet18_fmnist_seed0") + " " +
-      quoted(out / "simclr" / "runs" / "simclr_resnet18_fmnist_seed1") + " " + quoted(byol_run) +
-      " --evaluate --linear.epochs=3 --linear.max_iterations=30 --out " + quoted(report_dir));
+      "compare --runs " + shell_quoted(out / "simclr" / "runs" / "simclr_resnet18_fmnist_seed0") +
+      " " + shell_quoted(out / "simclr" / "runs" / "simclr_resnet18_fmnist_seed1") + " " +
+      shell_quoted(byol_run) + " --evaluate --linear.epochs=3 --linear.max_iterations=30 --out " +
+      shell_quoted(report_dir));
   ASSERT_EQ(compared.exit_code, 0) << compared.output;
   const std::string markdown = read_file(report_dir / "report.md");
   // The two seeds form one row with a spread; byol has one run.
@@ -208,13 +203,14 @@ TEST(EvaluationCommands, CompareTrainsSeedsAndReportsTwoObjectives) {
 
 TEST(EvaluationCommands, CompareRefusesBadArguments) {
   const auto out = fresh_dir("eval_compare_bad");
-  const auto none = run_pretext("compare --out " + quoted(out));
+  const auto none = run_pretext("compare --out " + shell_quoted(out));
   EXPECT_EQ(none.exit_code, 2) << none.output;
   const auto missing =
-      run_pretext("compare --runs " + quoted(out / "nope") + " --out " + quoted(out));
+      run_pretext("compare --runs " + shell_quoted(out / "nope") + " --out " + shell_quoted(out));
   EXPECT_EQ(missing.exit_code, 2) << missing.output;
   EXPECT_NE(missing.output.find("nope"), std::string::npos) << missing.output;
-  const auto bad_config = run_pretext("compare --configs missing.cfg --out " + quoted(out / "r"));
+  const auto bad_config =
+      run_pretext("compare --configs missing.cfg --out " + shell_quoted(out / "r"));
   EXPECT_EQ(bad_config.exit_code, 2) << bad_config.output;
   EXPECT_NE(bad_config.output.find("missing.cfg"), std::string::npos) << bad_config.output;
   EXPECT_FALSE(fs::exists(out / "r" / "runs"));

@@ -31,6 +31,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::run_pretext;
+using testing::shell_quoted;
 
 /// A freshly initialized objective saved as a checkpoint, with random BatchNorm statistics and
 /// a teacher that differs from the student, so a swapped part or a dropped buffer shows.
@@ -115,8 +116,6 @@ std::string printed_loading_code(const std::string& output) {
   }
   return code;
 }
-
-std::string shell_quoted(const fs::path& path) { return "'" + path.string() + "'"; }
 
 TEST(ExportTest, ResNetsLoadStrictlyIntoTorchvisionAndComputeTheSameFeatures) {
   const auto dir = testing::fresh_dir("interop_export_resnet");

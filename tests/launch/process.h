@@ -2,7 +2,11 @@
 #pragma once
 
 #include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "objectives/registry.h"
 #include "tests/test_util.h"
@@ -16,6 +20,31 @@ inline std::string pretext_binary() { return std::string(PRETEXT_BINARY_DIR) + "
 inline ProcessResult run_pretext(const std::string& args) {
   return run_command("cd '" + std::string(PRETEXT_SOURCE_DIR) + "' && '" + pretext_binary() + "' " +
                      args + " 2>&1");
+}
+
+/// `path` in single quotes, for the shell commands the tests build.
+inline std::string shell_quoted(const std::filesystem::path& path) {
+  return "'" + path.string() + "'";
+}
+
+/// The whole text of a file ("" when it cannot be read).
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// The "loss" of every record of a run folder's metrics.jsonl, in order.
+inline std::vector<double> logged_losses(const std::filesystem::path& run) {
+  std::vector<double> losses;
+  const std::string text = read_file(run / "metrics.jsonl");
+  const std::regex loss("\"loss\": ([-+0-9.eE]+)");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), loss); it != std::sregex_iterator();
+       ++it) {
+    losses.push_back(std::stod((*it)[1]));
+  }
+  return losses;
 }
 
 /// A fresh empty folder under the build tree for one test.

@@ -19,17 +19,10 @@ namespace {
 namespace fs = std::filesystem;
 using testing::fresh_dir;
 using testing::pretext_binary;
+using testing::read_file;
 using testing::run_command;
 using testing::run_pretext;
-
-std::string quoted(const fs::path& path) { return "'" + path.string() + "'"; }
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using testing::shell_quoted;
 
 // Long enough that no run ends by itself before it is signalled (1024 images, batch 256).
 const std::string kLongRun =
@@ -44,10 +37,10 @@ std::string signal_script(const fs::path& dir, const std::vector<std::string>& s
                           const std::string& gap) {
   std::ostringstream s;
   s << "cd '" << PRETEXT_SOURCE_DIR << "'\n"
-    << "'" << pretext_binary() << "' " << kLongRun << "--output " << quoted(dir / "run") << " > "
-    << quoted(dir / "run.log") << " 2>&1 &\n"
+    << "'" << pretext_binary() << "' " << kLongRun << "--output " << shell_quoted(dir / "run")
+    << " > " << shell_quoted(dir / "run.log") << " 2>&1 &\n"
     << "pid=$!\n"
-    << "for i in $(seq 1200); do [ -s " << quoted(dir / "run" / "metrics.jsonl")
+    << "for i in $(seq 1200); do [ -s " << shell_quoted(dir / "run" / "metrics.jsonl")
     << " ] && break; sleep 0.1; done\n";
   for (size_t i = 0; i < signals.size(); ++i) {
     if (i > 0) s << "sleep " << gap << "\n";
@@ -61,7 +54,7 @@ std::string signal_script(const fs::path& dir, const std::vector<std::string>& s
 /// expects exit 130 after a checkpoint and returns the checkpoint's step.
 int64_t expect_checkpointed_stop(const fs::path& dir, const std::string& signal, int number) {
   std::ofstream(dir / "stop.sh") << signal_script(dir, {signal}, "0");
-  const auto result = run_command("bash " + quoted(dir / "stop.sh"));
+  const auto result = run_command("bash " + shell_quoted(dir / "stop.sh"));
   const std::string log = read_file(dir / "run.log");
   EXPECT_EQ(result.output, "exit 130\n") << log;
   EXPECT_NE(log.find("stopped by signal " + std::to_string(number) + " after checkpointing"),
@@ -83,7 +76,7 @@ TEST(SignalTest, SigtermCheckpointsExits130AndResumeContinues) {
   ASSERT_GE(step, 1);
   // The run continues from that step.
   const auto resumed =
-      run_pretext(kLongRun + "--output " + quoted(dir / "run") + " --resume auto " +
+      run_pretext(kLongRun + "--output " + shell_quoted(dir / "run") + " --resume auto " +
                   "--train.max_steps=" + std::to_string(step + 1));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("at step " + std::to_string(step)), std::string::npos)
@@ -101,7 +94,7 @@ TEST(SignalTest, ASecondSignalExitsAtOnce) {
   // SIGINT asks for a checkpoint at the end of the step; SIGTERM 50 ms later, well inside the
   // step, ends the process at once with 128 + 15 and no "after checkpointing" message.
   std::ofstream(dir / "twice.sh") << signal_script(dir, {"INT", "TERM"}, "0.05");
-  const auto result = run_command("bash " + quoted(dir / "twice.sh"));
+  const auto result = run_command("bash " + shell_quoted(dir / "twice.sh"));
   const std::string log = read_file(dir / "run.log");
   EXPECT_EQ(result.output, "exit 143\n") << log;
   EXPECT_EQ(log.find("after checkpointing"), std::string::npos) << log;
